@@ -13,4 +13,4 @@ REPORTS = Path(__file__).resolve().parent.parent / "reports"
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
         REPORTS.mkdir(exist_ok=True)
-        config.option.benchmark_json = (REPORTS / "benchmarks.json").open("wb")
+        config.option.benchmark_json = str(REPORTS / "benchmarks.json")
