@@ -1,5 +1,9 @@
-"""Estimators of what a representation holds: information in bits from tables and samples."""
+"""Estimators of what data or representations hold: probes, exact BROJA PID, PID through discretisation.
 
+Information is in bits everywhere.
+"""
+
+from estimators.discretize import Discretizer, default_n_clusters
 from estimators.information import (
     encode,
     entropy_bits,
@@ -7,11 +11,27 @@ from estimators.information import (
     mutual_information_bits,
     plugin_mutual_information_bits,
 )
+from estimators.pid import PIDResult, broja_pid, broja_pid_batch
+from estimators.probes import LinearProbe, MLPProbe, ProbeScore, probe_score
+from estimators.representation_pid import AtomEstimate, RepresentationPID, representation_pid, table_pid
 
 __all__ = [
+    "AtomEstimate",
+    "Discretizer",
+    "LinearProbe",
+    "MLPProbe",
+    "PIDResult",
+    "ProbeScore",
+    "RepresentationPID",
+    "broja_pid",
+    "broja_pid_batch",
+    "default_n_clusters",
     "encode",
     "entropy_bits",
     "joint_table",
     "mutual_information_bits",
     "plugin_mutual_information_bits",
+    "probe_score",
+    "representation_pid",
+    "table_pid",
 ]

@@ -20,14 +20,18 @@ def mutual_information_bits(p: np.ndarray) -> float:
     return entropy_bits(p.sum(axis=1)) + entropy_bits(p.sum(axis=0)) - entropy_bits(p)
 
 
-def joint_table(*codes: np.ndarray) -> np.ndarray:
-    """Empirical joint distribution of aligned integer arrays (each coded 0..max): one axis per array."""
+def joint_table(*codes: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Empirical joint distribution of aligned integer arrays: one axis per array, of size `shape` (by
+    default each array's max + 1)."""
     codes = tuple(np.asarray(c, dtype=np.int64) for c in codes)
     if len({len(c) for c in codes}) != 1:
         raise ValueError("all code arrays must have the same length")
     if any(c.size and c.min() < 0 for c in codes):
         raise ValueError("codes must be nonnegative integers")
-    shape = tuple(int(c.max()) + 1 for c in codes)
+    if shape is None:
+        shape = tuple(int(c.max()) + 1 for c in codes)
+    elif len(shape) != len(codes) or any(c.size and c.max() >= s for c, s in zip(codes, shape, strict=True)):
+        raise ValueError(f"shape {shape} does not hold every code")
     counts = np.bincount(np.ravel_multi_index(codes, shape), minlength=int(np.prod(shape)))
     return counts.reshape(shape) / len(codes[0])
 

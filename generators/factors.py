@@ -13,10 +13,11 @@ the synergy label is the balanced-scored binary ``1[sM == pi((s1 + ... + s_{M-1}
 
 Each factor value of modality m maps to its own prototype: ``separation`` times one of K orthonormal
 directions in a random ``factor_dim``-dimensional block (equidistant prototypes, which make the Bayes
-ceilings exact). Blocks get isotropic Gaussian ``noise``; ``nuisance_dim`` pure N(0, 1) dimensions are
-appended; the latent vector is then mixed into ``dim`` observed dimensions by a fixed random injective map:
-``linear`` (orthonormal columns) or ``mlp`` (``mlp_depth`` layers of orthogonal map + bias + leaky ReLU
-with slope 0.2). Injectivity keeps the latent Bayes ceiling the ceiling on observations.
+ceilings exact). Blocks get isotropic Gaussian ``noise``; ``nuisance_dim`` pure-noise dimensions of standard
+deviation ``nuisance_std`` are appended; the latent vector is then mixed into ``dim`` observed dimensions
+by a fixed random injective map: ``linear`` (orthonormal columns) or ``mlp`` (``mlp_depth`` layers of
+orthogonal map + bias + leaky ReLU with slope 0.2). Injectivity keeps the latent Bayes ceiling the
+ceiling on observations.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class FactorGenerator:
     separation: float = 1.0
     factor_dim: int = 8
     nuisance_dim: int = 4
+    nuisance_std: float = 0.3
     dim: int = 32
     mixing: str = "linear"
     mlp_depth: int = 2
@@ -89,6 +91,7 @@ class FactorGenerator:
         largest = max(self.redundancy, self.synergy, *self.unique)
         check_int("factor_dim", self.factor_dim, largest)
         check_int("nuisance_dim", self.nuisance_dim, 0)
+        check_float("nuisance_std", self.nuisance_std, 0.0)
         if min(self.latent_dim(i) for i in range(m)) == 0:
             raise ValueError(
                 "nuisance_dim must be >= 1 when a modality sees no factor (all its class counts are 1)"
@@ -196,6 +199,7 @@ class FactorGenerator:
         latent = rng.standard_normal((n, self.latent_dim(modality)), dtype=np.float32)
         factor_cols = len(blocks) * self.factor_dim
         latent[:, :factor_cols] *= np.float32(self.noise)
+        latent[:, factor_cols:] *= np.float32(self.nuisance_std)
         for b, (name, protos) in enumerate(blocks.items()):
             latent[:, b * self.factor_dim : (b + 1) * self.factor_dim] += protos[factors[name]]
         out = latent

@@ -166,6 +166,7 @@ def test_mlp_mixing_is_nonlinear_and_finite() -> None:
         ({"synergy": True}, "synergy"),
         ({"noise": -0.1}, "noise"),
         ({"noise": float("nan")}, "noise"),
+        ({"nuisance_std": -1.0}, "nuisance_std"),
         ({"separation": 0.0}, "separation"),
         ({"factor_dim": 3, "redundancy": 4}, "factor_dim"),
         ({"dim": 10}, "dim"),

@@ -1,0 +1,41 @@
+"""BROJA solver speed against dit's exponential-cone solver (pytest-benchmark, same run)."""
+
+from __future__ import annotations
+
+import dit
+import pytest
+from dit.pid import PID_BROJA
+
+from estimators import broja_pid
+from generators import dirichlet_table
+
+_TIMES: dict[str, float] = {}
+
+
+def _dit_cone(p) -> float:
+    pid = PID_BROJA(dit.Distribution.from_ndarray(p), [[0], [1]], [2], method="cone")
+    return float(pid.get_pi(((0,), (1,))))
+
+
+def test_dit_cone_16x16x10(benchmark) -> None:
+    p = dirichlet_table((16, 16, 10), seed=0)
+    redundancy = benchmark.pedantic(_dit_cone, args=(p,), rounds=3, iterations=1)
+    _TIMES["dit_16"] = benchmark.stats.stats.median
+    assert redundancy == pytest.approx(broja_pid(p).redundancy, abs=1e-5)
+
+
+def test_broja_16x16x10(benchmark) -> None:
+    p = dirichlet_table((16, 16, 10), seed=0)
+    result = benchmark.pedantic(broja_pid, args=(p,), rounds=5, iterations=1, warmup_rounds=1)
+    assert result.gap_bits < 1e-8
+    if "dit_16" in _TIMES:
+        speedup = _TIMES["dit_16"] / benchmark.stats.stats.median
+        benchmark.extra_info["speedup_over_dit_cone"] = speedup
+        assert speedup >= 10
+
+
+@pytest.mark.parametrize("k", [32, 128])
+def test_broja_kxkx10(benchmark, k: int) -> None:
+    p = dirichlet_table((k, k, 10), seed=0)
+    result = benchmark.pedantic(broja_pid, args=(p,), rounds=3 if k <= 32 else 1, iterations=1)
+    assert result.gap_bits < 1e-8

@@ -1,0 +1,94 @@
+"""Probes: Bayes ceilings on raw data, usable information in bits, validation, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from estimators import LinearProbe, MLPProbe, probe_score
+from generators import bimodal
+
+
+@pytest.fixture(scope="module")
+def raw_linear_data() -> tuple:
+    gen = bimodal(mixing="linear")
+    train, test = gen.sample(8000, seed=0, split="train"), gen.sample(4000, seed=0, split="test")
+    return (
+        gen,
+        np.concatenate(train.modalities, 1),
+        train.labels,
+        np.concatenate(test.modalities, 1),
+        test.labels,
+    )
+
+
+@pytest.mark.parametrize("task", ["redundancy", "unique1", "unique2"])
+def test_linear_probe_reaches_the_bayes_ceiling_on_linear_tasks(raw_linear_data: tuple, task: str) -> None:
+    gen, x_train, y_train, x_test, y_test = raw_linear_data
+    score = LinearProbe().fit(x_train, y_train[task]).score(x_test, y_test[task])
+    assert score.balanced_accuracy == pytest.approx(gen.truth(task).bayes, abs=0.02)
+
+
+def test_linear_probe_stays_at_chance_on_synergy_and_mlp_reaches_the_ceiling(raw_linear_data: tuple) -> None:
+    gen, x_train, y_train, x_test, y_test = raw_linear_data
+    truth = gen.truth("synergy")
+    linear = LinearProbe().fit(x_train, y_train["synergy"]).score(x_test, y_test["synergy"])
+    assert linear.balanced_accuracy == pytest.approx(truth.chance, abs=0.03)
+    assert linear.usable_bits < 0.02
+    mlp = MLPProbe().fit(x_train, y_train["synergy"]).score(x_test, y_test["synergy"])
+    assert mlp.balanced_accuracy == pytest.approx(truth.bayes, abs=0.03)
+    assert 0.5 < mlp.usable_bits <= mlp.label_entropy_bits
+
+
+def test_usable_information_is_in_bits_and_bounded() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(4, size=3000)
+    informative = np.eye(4)[y] * 5 + rng.normal(0, 0.1, size=(3000, 4))
+    noise = rng.normal(size=(3000, 4))
+    full = probe_score("linear", informative[:2000], y[:2000], informative[2000:], y[2000:])
+    assert full.label_entropy_bits == pytest.approx(2.0, abs=0.02)
+    assert full.usable_bits == pytest.approx(full.label_entropy_bits, abs=0.05)
+    assert full.usable_fraction == pytest.approx(1.0, abs=0.03)
+    assert full.balanced_accuracy == 1.0 and full.chance == 0.25
+    none = probe_score("linear", noise[:2000], y[:2000], noise[2000:], y[2000:])
+    assert none.usable_bits < 0.02 and abs(none.balanced_accuracy - 0.25) < 0.05
+    assert math.isclose(none.usable_bits, max(0.0, none.label_entropy_bits - none.cross_entropy_bits))
+
+
+def test_hyperparameters_are_chosen_on_a_validation_split_of_the_training_data() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 5))
+    y = (x[:, 0] + 0.5 * rng.normal(size=600) > 0).astype(int)
+    probe = LinearProbe(Cs=(1e-4, 1.0)).fit(x, y)
+    assert len(probe.validation_bits_) == 2
+    # The strongly regularised candidate predicts almost the prior: it must lose on validation data.
+    assert probe.validation_bits_[1] < probe.validation_bits_[0]
+    assert probe.model_[-1].C == 1.0
+    again = LinearProbe(Cs=(1e-4, 1.0)).fit(x, y)
+    assert np.array_equal(probe.predict_proba(x), again.predict_proba(x))
+
+
+def test_single_class_and_unseen_test_labels() -> None:
+    x = np.random.default_rng(2).normal(size=(50, 3))
+    constant = LinearProbe().fit(x, np.zeros(50, dtype=int)).score(x, np.zeros(50, dtype=int))
+    assert constant.balanced_accuracy == 1.0 and constant.usable_bits == 0.0
+    y = np.arange(50) % 2
+    unseen = LinearProbe().fit(x, y).score(x[:10], np.full(10, 7))
+    assert unseen.balanced_accuracy == 0.0 and unseen.usable_bits == 0.0
+
+
+def test_invalid_probe_arguments() -> None:
+    with pytest.raises(ValueError, match="val_fraction"):
+        LinearProbe(val_fraction=0.9)
+    with pytest.raises(ValueError, match="Cs"):
+        LinearProbe(Cs=(0.0,))
+    with pytest.raises(ValueError, match="hidden"):
+        MLPProbe(hidden=0)
+    with pytest.raises(ValueError, match="kind"):
+        probe_score("forest", np.ones((2, 1)), np.zeros(2), np.ones((2, 1)), np.zeros(2))
+    with pytest.raises(ValueError, match="features"):
+        LinearProbe().fit(np.ones((3, 2)), np.zeros(4))
+    with pytest.raises(ValueError, match="finite"):
+        LinearProbe().fit(np.full((3, 2), np.nan), np.zeros(3))

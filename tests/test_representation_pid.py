@@ -1,0 +1,69 @@
+"""PID through discretisation, with finite-sample bias handled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from estimators import Discretizer, broja_pid, default_n_clusters, representation_pid, table_pid
+from generators import bimodal, dirichlet_table, sample_table
+
+ATOMS = ("redundancy", "unique1", "unique2", "synergy")
+
+
+def test_data_pid_of_the_all_task_recovers_one_bit_per_atom() -> None:
+    gen = bimodal(
+        noise=0.2
+    )  # 1 bit per atom; Bayes accuracies above 0.999, so the data carry the latent bits
+    sample = gen.sample(20_000, seed=0, split="test")
+    result = representation_pid(*sample.modalities, sample.labels["all"], seed=0)
+    truth = gen.truth("all")
+    assert result.n_clusters == (default_n_clusters(20_000, 16),) * 2 and result.n_labels == 16
+    for name in ATOMS:
+        atom = result.atoms[name]
+        assert atom.corrected == pytest.approx(truth.atoms[name], abs=0.15), name
+        assert atom.corrected == pytest.approx(atom.raw - atom.bias)
+        assert atom.low <= atom.corrected <= atom.high
+    # The plug-in bias lands in synergy: the permutation null finds the most spurious bits there.
+    assert result.synergy.bias > max(result.redundancy.bias, result.unique1.bias, result.unique2.bias)
+    assert result.synergy.bias > 0.01
+
+
+def test_independent_labels_give_corrected_atoms_near_zero() -> None:
+    rng = np.random.default_rng(0)
+    c1, c2, y = rng.integers(8, size=5000), rng.integers(8, size=5000), rng.integers(4, size=5000)
+    result = table_pid(c1, c2, y, seed=1)
+    assert result.synergy.raw > 0.01  # the finite-sample floor, which the correction removes
+    for name in ATOMS:
+        assert abs(result.atoms[name].corrected) < 0.015, name
+
+
+def test_table_pid_recovers_a_sampled_table() -> None:
+    p = dirichlet_table((4, 4, 3), alpha=0.5, seed=3)
+    exact = broja_pid(p)
+    x1, x2, y = sample_table(p, 50_000, seed=2)
+    result = table_pid(x1, x2, y, seed=0)
+    for name in ATOMS:
+        assert result.atoms[name].corrected == pytest.approx(getattr(exact, name), abs=0.02), name
+
+
+def test_results_are_deterministic_in_the_seed() -> None:
+    sample = bimodal().sample(3000, seed=1)
+    a = representation_pid(*sample.modalities, sample.labels["redundancy"], seed=4, n_bootstrap=10)
+    b = representation_pid(*sample.modalities, sample.labels["redundancy"], seed=4, n_bootstrap=10)
+    assert a == b
+
+
+def test_discretizer_and_cluster_rule() -> None:
+    assert default_n_clusters(20_000, 16) == 11
+    assert default_n_clusters(100, 50) == 2
+    assert default_n_clusters(10**9, 2) == 64
+    x = np.concatenate([np.random.default_rng(0).normal(c, 0.05, size=(100, 3)) for c in (0.0, 5.0)])
+    codes = Discretizer(2, n_components=2).fit_transform(x)
+    assert codes.dtype == np.int64 and set(codes[:100]) != set(codes[100:])
+    with pytest.raises(ValueError, match="n_clusters"):
+        Discretizer(0)
+    with pytest.raises(ValueError, match="normalize"):
+        Discretizer(3, normalize="whiten")
+    with pytest.raises(ValueError, match="n_permutations"):
+        table_pid(np.zeros(4), np.zeros(4), np.zeros(4), n_permutations=0)
