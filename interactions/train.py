@@ -1,0 +1,191 @@
+"""Objective-agnostic training: AdamW, optional warm-up + cosine schedule, seeded, NaN guard, history,
+checkpoints. It never looks at the objective's name."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from generators.base import Sample, check_choice, check_float, check_int
+from interactions.augment import VectorAugment, augment_view
+from interactions.device import resolve_device
+from interactions.models import ModelConfig
+from interactions.objectives import Objective, Views, build_objective
+
+SCHEDULES = ("constant", "cosine")
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss: training stopped at `epoch` (0-based) and `step` (within the epoch)."""
+
+    def __init__(self, epoch: int, step: int, value: float) -> None:
+        super().__init__(f"loss became {value} at epoch {epoch}, step {step}")
+        self.epoch, self.step, self.value = epoch, step, value
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    warmup_epochs: int = 0
+    schedule: str = "constant"
+    seed: int = 0
+    device: str = "auto"
+    augment: VectorAugment | tuple[VectorAugment, ...] = field(default_factory=VectorAugment)
+    progress: bool | None = None  # None: a progress bar only on a terminal
+
+    def __post_init__(self) -> None:
+        check_int("epochs", self.epochs, 0)
+        check_int("batch_size", self.batch_size, 2)
+        check_float("lr", self.lr, 0.0, strict=True)
+        check_float("weight_decay", self.weight_decay, 0.0)
+        check_int("warmup_epochs", self.warmup_epochs, 0)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_int("seed", self.seed, 0)
+
+    def augments(self, n_modalities: int) -> tuple[VectorAugment, ...]:
+        if isinstance(self.augment, VectorAugment):
+            return (self.augment,) * n_modalities
+        if len(self.augment) != n_modalities:
+            raise ValueError(
+                f"augment must be one VectorAugment or {n_modalities} of them, got {len(self.augment)}"
+            )
+        return tuple(self.augment)
+
+
+@dataclass
+class TrainResult:
+    objective: Objective
+    history: list[dict]
+    seconds: float
+
+
+def parameter_groups(objective: Objective, weight_decay: float) -> list[dict]:
+    """AdamW groups: weights of dimension >= 2 decay; biases, norm parameters and scalars do not."""
+    decay = [p for p in objective.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in objective.parameters() if p.requires_grad and p.ndim < 2]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _lr_factor(step: int, warmup_steps: int, total_steps: int, schedule: str) -> float:
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def train(
+    objective: Objective,
+    sample: Sample,
+    config: TrainConfig,
+    on_epoch_end: Callable[[int, Objective], None] | None = None,
+) -> TrainResult:
+    """Train `objective` on `sample` (its modalities and labels). Raises `TrainingDiverged` on a non-finite
+    loss. `on_epoch_end(epoch, objective)` runs after every epoch (e.g. to score checkpoints)."""
+    device = resolve_device(config.device)
+    objective.to(device)
+    history: list[dict] = []
+    start = time.perf_counter()
+    if not objective.trainable or config.epochs == 0:
+        return TrainResult(objective, history, time.perf_counter() - start)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    xs = [torch.as_tensor(x, device=device) for x in sample.modalities]
+    labels = {k: torch.as_tensor(v, device=device) for k, v in sample.labels.items()}
+    augments = config.augments(len(xs))
+    n = len(xs[0])
+    batch = min(config.batch_size, n)
+    steps_per_epoch = max(1, n // batch)
+    optimizer = torch.optim.AdamW(parameter_groups(objective, config.weight_decay), lr=config.lr)
+    total = steps_per_epoch * config.epochs
+    warmup = steps_per_epoch * config.warmup_epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: _lr_factor(s, warmup, total, config.schedule)
+    )
+    show = sys.stderr.isatty() if config.progress is None else config.progress
+    for epoch in tqdm(range(config.epochs), desc=objective.name, disable=not show, leave=False):
+        objective.train()
+        order = torch.randperm(n, generator=generator, device=device)
+        sums: dict[str, float] = {}
+        epoch_start = time.perf_counter()
+        for step in range(steps_per_epoch):
+            index = order[step * batch : (step + 1) * batch]
+            clean = [x[index] for x in xs]
+            views = Views(
+                clean=clean,
+                first=augment_view(clean, augments, generator),
+                second=augment_view(clean, augments, generator),
+                labels={k: v[index] for k, v in labels.items()},
+            )
+            out = objective.loss(views)
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(epoch, step, float(loss.detach()))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            for key, value in out.items():
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
+        record = {key: value / steps_per_epoch for key, value in sums.items()}
+        record.update(
+            epoch=epoch, lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - epoch_start
+        )
+        history.append(record)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, objective)
+    return TrainResult(objective, history, time.perf_counter() - start)
+
+
+def save_checkpoint(path: str | Path, objective: Objective, extra: dict | None = None) -> Path:
+    """Write `path/weights.pt` and `path/config.json` (objective, modality dims, model and options),
+    each atomically."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    config = {
+        "objective": objective.name,
+        "modality_dims": objective.modality_dims,
+        "model": asdict(objective.model_config),
+        "options": objective.options(),
+        **(extra or {}),
+    }
+    _atomic_write(path / "config.json", lambda f: f.write(json.dumps(config, indent=2).encode()))
+    state = {k: v.detach().cpu() for k, v in objective.state_dict().items()}
+    _atomic_write(path / "weights.pt", lambda f: torch.save(state, f))
+    return path
+
+
+def load_checkpoint(path: str | Path, device: str = "auto") -> Objective:
+    """Rebuild the objective saved by `save_checkpoint` and load its weights."""
+    path = Path(path)
+    config = json.loads((path / "config.json").read_text())
+    objective = build_objective(
+        config["objective"], config["modality_dims"], ModelConfig(**config["model"]), **config["options"]
+    )
+    objective.load_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True))
+    return objective.to(resolve_device(device))
+
+
+def _atomic_write(target: Path, write: Callable) -> None:
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

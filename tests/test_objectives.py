@@ -1,0 +1,164 @@
+"""Objectives: losses match naive loop references, decrease when trained, represent what they declare."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from generators import bimodal
+from interactions.augment import VectorAugment, augment_view
+from interactions.losses import clip_loss, nt_xent
+from interactions.models import ModelConfig
+from interactions.objectives import Views, available_objectives, build_objective
+from interactions.train import TrainConfig, train
+
+SMALL = ModelConfig(embed_dim=16, encoder_hidden=24, fusion_heads=2, head_hidden=32, head_out=8)
+OPTIONS = {
+    "comm": {},
+    "cross": {},
+    "cross_self": {},
+    "supervised": {"task": "all", "n_classes": 16},
+}
+
+
+def naive_nt_xent(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
+    z = [v / v.norm() for v in torch.cat([a, b])]
+    n, total = len(a), 0.0
+    for i in range(2 * n):
+        positive = (i + n) % (2 * n)
+        logits = [z[i] @ z[j] / tau for j in range(2 * n) if j != i]
+        others = [j for j in range(2 * n) if j != i]
+        total -= logits[others.index(positive)] - torch.logsumexp(torch.stack(logits), 0)
+    return total / (2 * n)
+
+
+def naive_clip(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    a, b = [v / v.norm() for v in a], [v / v.norm() for v in b]
+    n, rows, cols = len(a), 0.0, 0.0
+    for i in range(n):
+        row = torch.stack([scale * a[i] @ b[j] for j in range(n)])
+        col = torch.stack([scale * a[j] @ b[i] for j in range(n)])
+        rows -= row[i] - torch.logsumexp(row, 0)
+        cols -= col[i] - torch.logsumexp(col, 0)
+    return 0.5 * (rows + cols) / n
+
+
+def _views(n: int = 12, seed: int = 0) -> Views:
+    sample = bimodal(dim=10, factor_dim=2, nuisance_dim=1).sample(n, seed=seed)
+    clean = [torch.as_tensor(x, dtype=torch.float64) for x in sample.modalities]
+    gen = torch.Generator().manual_seed(seed)
+    aug = (VectorAugment(),) * 2
+    labels = {k: torch.as_tensor(v) for k, v in sample.labels.items()}
+    return Views(clean, augment_view(clean, aug, gen), augment_view(clean, aug, gen), labels)
+
+
+def test_loss_functions_match_loops() -> None:
+    torch.manual_seed(0)
+    a, b = torch.randn(6, 4, dtype=torch.float64), torch.randn(6, 4, dtype=torch.float64)
+    assert nt_xent(a, b, 0.1).item() == pytest.approx(naive_nt_xent(a, b, 0.1).item(), abs=1e-6)
+    assert nt_xent(a, b, 0.5).item() == pytest.approx(nt_xent(b, a, 0.5).item(), abs=1e-12)
+    scale = torch.tensor(1 / 0.07, dtype=torch.float64)
+    assert clip_loss(a, b, scale).item() == pytest.approx(naive_clip(a, b, scale).item(), abs=1e-6)
+
+
+def test_comm_loss_matches_a_per_subset_reference() -> None:
+    obj = build_objective("comm", [10, 10], SMALL, seed=1).double()
+    views = _views()
+    out = obj.loss(views)
+    net, head = obj.network, obj.head
+    z1 = [head(z) for z in net.fusion.forward_each(net.tokens(views.first), net.subsets)]
+    z2 = [head(z) for z in net.fusion.forward_each(net.tokens(views.second), net.subsets)]
+    terms = [0.5 * (naive_nt_xent(z1[t], z2[-1], 0.1) + naive_nt_xent(z2[t], z1[-1], 0.1)) for t in range(3)]
+    assert [out[k].item() for k in ("loss_1", "loss_2", "loss_all")] == pytest.approx(
+        [t.item() for t in terms], abs=1e-6
+    )
+    assert out["loss"].item() == pytest.approx(sum(t.item() for t in terms) / 3, abs=1e-6)
+    fused_only = build_objective("comm", [10, 10], SMALL, seed=1, weights=[0, 0, 1]).double()
+    assert fused_only.loss(views)["loss"].item() == pytest.approx(terms[2].item(), abs=1e-6)
+
+
+def test_cross_and_cross_self_losses_match_references() -> None:
+    views = _views(seed=2)
+    cross = build_objective("cross", [10, 10], SMALL, seed=3).double()
+    h = cross.encoders(views.clean)
+    expected = naive_clip(cross.projections[0](h[0]), cross.projections[1](h[1]), cross.logit_scale())
+    assert cross.loss(views)["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+    cs = build_objective("cross_self", [10, 10], SMALL, seed=4).double()
+
+    def project(xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        return [head(z) for head, z in zip(cs.heads, cs.encoders(xs), strict=True)]
+
+    clean, first, second = project(views.clean), project(views.first), project(views.second)
+    self_terms = [naive_nt_xent(first[m], second[m], 0.1) for m in range(2)]
+    expected = naive_clip(clean[0], clean[1], cs.logit_scale()) + 0.5 * sum(self_terms)
+    assert cs.loss(views)["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def test_supervised_loss_is_cross_entropy_on_the_task() -> None:
+    views = _views(seed=5)
+    sup = build_objective("supervised", [10, 10], SMALL, seed=6, task="unique1", n_classes=2).double()
+    logits = sup.classifier(sup.network.fusion.forward_each(sup.network.tokens(views.clean), [(0, 1)])[0])
+    y = views.labels["unique1"]
+    expected = -sum(logits[i, y[i]] - torch.logsumexp(logits[i], 0) for i in range(len(y))) / len(y)
+    assert sup.loss(views)["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_training_lowers_the_loss(name: str) -> None:
+    sample = bimodal(dim=12, factor_dim=2, nuisance_dim=2).sample(256, seed=0, split="pretrain")
+    obj = build_objective(name, [12, 12], SMALL, seed=0, **OPTIONS[name])
+    history = train(obj, sample, TrainConfig(epochs=12, batch_size=64, lr=3e-3, device="cpu")).history
+    assert len(history) == 12
+    assert history[-1]["loss"] < 0.9 * history[0]["loss"]
+    assert all(math.isfinite(h["loss"]) for h in history)
+
+
+def test_comm_unimodal_representation_ignores_the_other_modality() -> None:
+    obj = build_objective("comm", [10, 10], SMALL, seed=0).eval()
+    x1, x2 = torch.randn(20, 10), torch.randn(20, 10)
+    a = obj.represent([x1, x2])
+    b = obj.represent([x1, x2 + 5 * torch.randn(20, 10)])
+    assert torch.allclose(a.per_modality[0], b.per_modality[0], atol=1e-6)
+    assert not torch.allclose(a.per_modality[1], b.per_modality[1])
+    assert not torch.allclose(a.joint, b.joint)
+    assert a.joint.shape == (20, SMALL.embed_dim)
+
+
+def test_declared_representations() -> None:
+    xs = [torch.randn(5, 10), torch.randn(5, 10)]
+    for name, options in [*OPTIONS.items(), ("random", {"architecture": "encoders"}), ("random", {})]:
+        obj = build_objective(name, [10, 10], SMALL, **options).eval()
+        rep = obj.represent(xs)
+        assert len(rep.per_modality) == 2
+        concatenated = name in ("cross", "cross_self") or options.get("architecture") == "encoders"
+        assert rep.joint.shape[1] == (2 if concatenated else 1) * SMALL.embed_dim
+        if concatenated:
+            assert torch.equal(rep.joint, torch.cat(rep.per_modality, dim=1))
+    assert set(OPTIONS) | {"random"} <= set(available_objectives())
+
+
+def test_random_objective_is_not_trained_and_same_seed_same_weights() -> None:
+    sample = bimodal(dim=10, factor_dim=2, nuisance_dim=1).sample(64, seed=0)
+    obj = build_objective("random", [10, 10], SMALL, seed=3)
+    before = {k: v.clone() for k, v in obj.state_dict().items()}
+    assert train(obj, sample, TrainConfig(epochs=3, device="cpu")).history == []
+    assert all(torch.equal(before[k], v) for k, v in obj.state_dict().items())
+    again = build_objective("random", [10, 10], SMALL, seed=3)
+    assert all(torch.equal(before[k], v) for k, v in again.state_dict().items())
+
+
+def test_invalid_objective_options() -> None:
+    with pytest.raises(ValueError, match="weights"):
+        build_objective("comm", [4, 4], SMALL, weights=[1, 1])
+    with pytest.raises(ValueError, match="temperature"):
+        build_objective("comm", [4, 4], SMALL, temperature=0.0)
+    with pytest.raises(ValueError, match="objective must be one of"):
+        build_objective("simclr9000", [4, 4])
+    with pytest.raises(ValueError, match="modality_dims"):
+        build_objective("cross", [4])
+    with pytest.raises(ValueError, match="architecture"):
+        build_objective("random", [4, 4], architecture="cnn")
+    with pytest.raises(ValueError, match="n_classes"):
+        build_objective("supervised", [4, 4], n_classes=1)
