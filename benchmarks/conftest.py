@@ -1,12 +1,31 @@
-"""Benchmark session setup: timings go to reports/benchmarks.json unless --benchmark-json says otherwise."""
+"""`pytest benchmarks/`: options to select the grid, a session fixture that runs it through the results
+store and writes the reports, and pytest-benchmark timings saved to reports/benchmarks.json."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
+from interactions.grid import PRESETS, grid, run_grid
+from interactions.report import tidy_scores, write_reports
+from interactions.store import ResultsStore
+
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("interactions", "benchmark grid")
+    group.addoption("--preset", default="quick", choices=sorted(PRESETS), help="grid scale (default quick)")
+    group.addoption("--objectives", default="", help="comma-separated grid arms or registered objectives")
+    group.addoption("--generators", default="", help="comma-separated generator presets")
+    group.addoption("--seeds", default="", help="comma-separated seeds")
+    group.addoption("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default cpu)")
+    group.addoption(
+        "--store", default="", help="SQLite results store (default: in the preset's reports folder)"
+    )
+    group.addoption("--force", action="store_true", help="retrain runs already in the store")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -14,3 +33,28 @@ def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
         REPORTS.mkdir(exist_ok=True)
         config.option.benchmark_json = str(REPORTS / "benchmarks.json")
+
+
+def _csv(text: str) -> list[str]:
+    return [part for part in text.split(",") if part]
+
+
+@pytest.fixture(scope="session")
+def grid_scores(request: pytest.FixtureRequest):
+    """Run (or reuse) every selected run, write reports/, and return the tidy scores and the run table."""
+    opt = request.config.getoption
+    specs = grid(
+        opt("--preset"),
+        _csv(opt("--generators")) or None,
+        _csv(opt("--objectives")) or None,
+        [int(s) for s in _csv(opt("--seeds"))] or None,
+        opt("--device"),
+    )
+    # The quick preset's reports are the committed ones; other presets keep theirs (and their store) apart.
+    out = REPORTS if opt("--preset") == "quick" else REPORTS / opt("--preset")
+    store = ResultsStore(opt("--store") or out / "results.sqlite")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # show one line per run while the grid trains
+        counts = run_grid(specs, store, force=opt("--force"), log=sys.stderr)
+    write_reports(store, out)
+    return tidy_scores(store), store.runs(), counts, specs

@@ -1,0 +1,89 @@
+"""Command line: `interactions run | grid | report`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from interactions.grid import PRESETS, grid, run_grid
+from interactions.report import tidy_scores, write_reports
+from interactions.store import ResultsStore, run_id
+
+DEFAULT_STORE = Path("reports") / "results.sqlite"
+
+
+def _csv(text: str) -> list[str]:
+    return [part for part in text.split(",") if part]
+
+
+def _grid_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="SQLite results store")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="interactions", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    one = commands.add_parser("run", help="run and score one configuration, print its scores")
+    one.add_argument(
+        "--objective", required=True, help="grid arm (e.g. comm, comm_fused) or registered objective"
+    )
+    one.add_argument("--generator", required=True, help="generator preset, e.g. bimodal_1bit")
+    one.add_argument("--seed", type=int, default=0)
+    _grid_arguments(one)
+    many = commands.add_parser("grid", help="run a preset's grid into the store and write the reports")
+    many.add_argument("--generators", type=_csv, default=None)
+    many.add_argument("--objectives", type=_csv, default=None)
+    many.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=None)
+    many.add_argument("--reports", type=Path, default=Path("reports"))
+    _grid_arguments(many)
+    report = commands.add_parser("report", help="regenerate the reports from the store, without training")
+    report.add_argument("--store", type=Path, default=DEFAULT_STORE)
+    report.add_argument("--out", type=Path, default=Path("reports"))
+    args = parser.parse_args(argv)
+
+    if args.command == "report":
+        if not args.store.exists():
+            parser.error(f"no results store at {args.store}")
+        for name, path in write_reports(ResultsStore(args.store), args.out).items():
+            print(f"{name}: {path}")
+        return 0
+    store = ResultsStore(args.store)
+    if args.command == "grid":
+        specs = grid(args.preset, args.generators, args.objectives, args.seeds, args.device)
+        counts = run_grid(specs, store, force=args.force)
+        print(f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}")
+        write_reports(store, args.reports)
+        return 0
+    (spec,) = grid(args.preset, [args.generator], [args.objective], [args.seed], args.device)
+    run_grid([spec], store, force=args.force)
+    key = run_id(spec.config())
+    scores = tidy_scores(store)
+    runs = store.runs().set_index("run_id")
+    if runs.loc[key, "status"] == "failed":
+        print(f"failed: {runs.loc[key, 'reason']}")
+        return 1
+    mine = scores[
+        (scores["objective"] == args.objective)
+        & (scores["generator"] == args.generator)
+        & (scores["seed"] == args.seed)
+        & scores["epoch"].isna()
+        & (scores["probe"] != "pid")
+    ]
+    table = mine.pivot_table(index=["probe", "task"], columns="metric", values="value")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    pid = scores[
+        (scores["objective"] == args.objective)
+        & (scores["generator"] == args.generator)
+        & (scores["seed"] == args.seed)
+        & (scores["probe"] == "pid")
+    ]
+    print(pid[["metric", "value"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

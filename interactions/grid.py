@@ -1,0 +1,307 @@
+"""The benchmark grid: generator presets x objectives x seeds, each run trained once and scored.
+
+This is the only module that knows presets. A run's full configuration is hashed into its store key, so
+finished runs are reused, a diverging run is recorded as failed with its reason, and an interrupted grid
+resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from estimators.probes import probe_score
+from estimators.representation_pid import ATOMS, representation_pid
+from generators import FactorGenerator, bimodal
+from interactions.extract import extract
+from interactions.models import ModelConfig
+from interactions.objectives import build_objective
+from interactions.store import ResultsStore, run_id
+from interactions.train import TrainConfig, TrainingDiverged, train
+
+SCORING_VERSION = 1  # bump when scoring changes, so that stored runs are recomputed
+
+GENERATORS: dict[str, Callable[[], FactorGenerator]] = {
+    "bimodal_1bit": lambda: bimodal(),
+    "synergy_heavy": lambda: bimodal(redundancy=2, unique1=1, unique2=1, synergy=4),
+    "biased_synergy": lambda: bimodal(synergy=2, biased_pairing=True),
+    "trimodal": lambda: FactorGenerator(n_modalities=3),
+    "narrow_nuisance": lambda: bimodal(nuisance_dim=24, nuisance_std=2.0, dim=48),
+}
+
+GENERATOR_DESIGN = {
+    "bimodal_1bit": "1 bit each of R, U1, U2 and S (XOR): the reference point, every type present.",
+    "synergy_heavy": "1 bit R, no uniqueness, 2 bits of synergy (sum mod 4): whether an objective keeps a "
+    "multi-class synergy that a random network does not hand it.",
+    "biased_synergy": "CoMM's biased pairing: pre-training pairs obey s2 = pi(s1), probing is on unbiased "
+    "pairs with the label 1[s2 = pi(s1)]; synergy can only be learned jointly (fused objectives).",
+    "trimodal": "3 modalities, 1 bit each of R, U1, U2, U3 and S = s1 + s2 + s3 mod 2: the n-modal case.",
+    "narrow_nuisance": "1 bit each of R, U1, U2, S, 24 loud nuisance dimensions (std 2) per modality and an "
+    "8-wide representation: objectives cannot keep everything and must choose.",
+}
+
+# Architecture overrides per generator preset (the representation is narrower than the factors).
+GENERATOR_MODELS = {"narrow_nuisance": {"embed_dim": 8, "fusion_heads": 2}}
+
+# Grid arm -> (registered objective, architecture its score is compared with at initialisation).
+ARMS = {
+    "comm": ("comm", "fused"),
+    "comm_fused": ("comm", "fused"),
+    "cross": ("cross", "encoders"),
+    "cross_self": ("cross_self", "encoders"),
+    "supervised": ("supervised", "fused"),
+    "random_fused": ("random", "fused"),
+    "random_encoders": ("random", "encoders"),
+}
+
+
+def arm_objective(arm: str, generator: FactorGenerator) -> tuple[str, dict]:
+    """The registered objective and options of a grid arm; any other name is a registered objective."""
+    if arm not in ARMS:
+        return arm, {}
+    name, architecture = ARMS[arm]
+    if arm == "comm_fused":
+        return name, {"weights": [0.0] * generator.n_modalities + [1.0]}
+    if arm == "supervised":
+        return name, {"task": "all", "n_classes": generator.truth("all").n_classes}
+    if name == "random":
+        return name, {"architecture": architecture}
+    return name, {}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Sizes of one benchmark scale."""
+
+    name: str
+    generators: tuple[str, ...]
+    objectives: tuple[str, ...]
+    seeds: tuple[int, ...]
+    n_pretrain: int
+    n_probe_train: int
+    n_probe_test: int
+    n_pid: int
+    epochs: int
+    checkpoints: tuple[
+        int, ...
+    ]  # epochs after which the learning dynamics are scored (0 = at initialisation)
+    mlp_probe: bool = True
+    n_permutations: int = 20
+    n_bootstrap: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+
+
+ALL_ARMS = tuple(ARMS)
+PRESETS = {
+    "smoke": Preset(
+        "smoke",
+        ("bimodal_1bit", "biased_synergy"),
+        ALL_ARMS,
+        (0,),
+        1500,
+        1000,
+        1000,
+        3000,
+        4,
+        (0, 2, 4),
+        n_permutations=5,
+        n_bootstrap=10,
+    ),
+    "quick": Preset("quick", tuple(GENERATORS), ALL_ARMS, (0,), 4000, 2000, 2000, 6000, 15, (0, 5, 15)),
+    "paper": Preset(
+        "paper",
+        tuple(GENERATORS),
+        ALL_ARMS,
+        (0, 1, 2, 3, 4),
+        20000,
+        10000,
+        5000,
+        20000,
+        100,
+        (0, 10, 25, 50, 100),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    generator: str
+    arm: str
+    seed: int
+    preset: Preset
+    device: str = "auto"
+    model_overrides: dict = field(default_factory=dict)
+
+    def build_generator(self) -> FactorGenerator:
+        if self.generator not in GENERATORS:
+            raise ValueError(
+                f"generator must be one of {', '.join(map(repr, GENERATORS))}, got {self.generator!r}"
+            )
+        return GENERATORS[self.generator]()
+
+    def model(self) -> ModelConfig:
+        return ModelConfig(**{**GENERATOR_MODELS.get(self.generator, {}), **self.model_overrides})
+
+    def train_config(self) -> TrainConfig:
+        p = self.preset
+        return TrainConfig(
+            epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=self.seed, device=self.device
+        )
+
+    def config(self) -> dict:
+        """Everything that determines the run's scores (the device does not enter the key)."""
+        generator = self.build_generator()
+        name, options = arm_objective(self.arm, generator)
+        train_cfg = asdict(self.train_config())
+        train_cfg.pop("device")
+        train_cfg.pop("progress")
+        scoring = {
+            k: v
+            for k, v in asdict(self.preset).items()
+            if k not in ("name", "generators", "objectives", "seeds")
+        }
+        return {
+            "generator": {"preset": self.generator, **generator.config()},
+            "objective": {"arm": self.arm, "name": name, "options": options},
+            "model": asdict(self.model()),
+            "train": train_cfg,
+            "scoring": {**scoring, "version": SCORING_VERSION},
+            "seed": self.seed,
+        }
+
+
+def grid(
+    preset: str | Preset,
+    generators: Sequence[str] | None = None,
+    objectives: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    device: str = "auto",
+) -> list[RunSpec]:
+    """Run specs of a preset, optionally narrowed (or, for objectives, extended by registered ones)."""
+    if isinstance(preset, str):
+        if preset not in PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(map(repr, PRESETS))}, got {preset!r}")
+        preset = PRESETS[preset]
+    gens = tuple(generators) if generators else preset.generators
+    for g in gens:
+        if g not in GENERATORS:
+            raise ValueError(f"generators must be among {', '.join(GENERATORS)}, got {g!r}")
+    arms = tuple(objectives) if objectives else preset.objectives
+    return [
+        RunSpec(g, a, int(s), preset, device) for g in gens for a in arms for s in (seeds or preset.seeds)
+    ]
+
+
+def _probe_rows(kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test, tasks, epoch, seed) -> list:
+    rows = []
+    for task in tasks:
+        score = probe_score(kind, train_z, train.labels[task], test_z, test.labels[task], seed=seed)
+        rows += [(task, kind, metric, epoch, value) for metric, value in score.as_dict().items()]
+    return rows
+
+
+def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
+    """Train and score one run: (score rows, training seconds)."""
+    gen = spec.build_generator()
+    p = spec.preset
+    pretrain = gen.sample(p.n_pretrain, seed=spec.seed, split="pretrain")
+    probe_train = gen.sample(p.n_probe_train, seed=spec.seed, split="train")
+    probe_test = gen.sample(p.n_probe_test, seed=spec.seed, split="test")
+    name, options = arm_objective(spec.arm, gen)
+    dims = [x.shape[1] for x in pretrain.modalities]
+    objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)
+    tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]
+    rows: list[tuple] = []
+
+    def checkpoint(epoch: int, obj) -> None:  # learning dynamics: the information types, not the joint label
+        if epoch in p.checkpoints:
+            z_train, z_test = extract(obj, probe_train)[0], extract(obj, probe_test)[0]
+            info_tasks = [t for t in tasks if t != "all"]
+            rows.extend(
+                _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, spec.seed)
+            )
+
+    if objective.trainable:
+        checkpoint(0, objective)
+    started = time.perf_counter()
+    train(objective, pretrain, spec.train_config(), on_epoch_end=lambda e, obj: checkpoint(e + 1, obj))
+    seconds = time.perf_counter() - started
+    z_train, z_test = extract(objective, probe_train)[0], extract(objective, probe_test)[0]
+    for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
+        rows += _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, spec.seed)
+    rows += _pid_rows(spec, gen, objective)
+    return rows, seconds
+
+
+def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective) -> list[tuple]:
+    """Bias-corrected PID of (modality-1 representation, the other modalities' representations; task all)."""
+    p = spec.preset
+    sample = gen.sample(p.n_pid, seed=spec.seed, split="val")
+    _, per_modality = extract(objective, sample)
+    rest = np.concatenate(per_modality[1:], axis=1)
+    result = representation_pid(
+        per_modality[0],
+        rest,
+        sample.labels["all"],
+        n_permutations=p.n_permutations,
+        n_bootstrap=p.n_bootstrap,
+        seed=spec.seed,
+    )
+    rows = []
+    for atom in ATOMS:
+        estimate = result.atoms[atom]
+        for kind in ("corrected", "raw", "bias", "low", "high"):
+            rows.append(("all", "pid", f"{atom}_{kind}", None, getattr(estimate, kind)))
+    return rows
+
+
+def run_grid(
+    specs: Sequence[RunSpec], store: ResultsStore, force: bool = False, log=sys.stderr
+) -> dict[str, int]:
+    """Run every spec not yet in the store (all of them with `force`); returns counts by outcome."""
+    counts = {"trained": 0, "cached": 0, "failed": 0}
+    show = log is not None and hasattr(log, "isatty") and log.isatty()
+    for spec in tqdm(specs, desc="grid", disable=not show):
+        config = spec.config()
+        key = run_id(config)
+        if not force and store.status(key) is not None:
+            counts["cached"] += 1
+            continue
+        label = f"{spec.generator} / {spec.arm} / seed {spec.seed}"
+        try:
+            rows, seconds = run_one(spec)
+        except TrainingDiverged as error:
+            store.record(key, config, [], status="failed", reason=str(error))
+            counts["failed"] += 1
+            if log is not None:
+                print(f"[grid] {label}: failed ({error})", file=log)
+            continue
+        store.record(key, config, rows, seconds=seconds)
+        counts["trained"] += 1
+        if log is not None:
+            print(f"[grid] {label}: done in {seconds:.1f} s", file=log, flush=True)
+    return counts
+
+
+def truth_table(generators: Sequence[str]) -> list[dict]:
+    """Chance, Bayes ceiling and exact atoms per generator preset and task (what the report compares to)."""
+    rows = []
+    for name in generators:
+        gen = GENERATORS[name]()
+        for task in gen.tasks:
+            truth = gen.truth(task)
+            if gen.n_modalities > 2:  # modality 1 against the rest, as the PID of representations is taken
+                rest = sum(v for k, v in truth.atoms.items() if k.startswith("unique") and k != "unique1")
+                atoms = {**{k: truth.atoms[k] for k in ("redundancy", "unique1", "synergy")}, "unique2": rest}
+            else:
+                atoms = dict(truth.atoms)
+            rows.append(
+                {"generator": name, "task": task, "chance": truth.chance, "bayes": truth.bayes, **atoms}
+            )
+    return rows

@@ -1,0 +1,107 @@
+"""The results store: an embedded SQLite database keyed by a hash of each run's full configuration.
+
+A run's scores and its status row are written in one transaction, so a run killed half-way (even with
+kill -9) leaves nothing behind and is simply trained again, while every finished run survives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    objective TEXT NOT NULL,
+    generator TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    status TEXT NOT NULL,          -- 'done' or 'failed'
+    reason TEXT,                   -- why a run failed
+    seconds REAL,
+    finished REAL,
+    config TEXT NOT NULL           -- the full configuration, JSON
+);
+CREATE TABLE IF NOT EXISTS scores (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    task TEXT NOT NULL,
+    probe TEXT NOT NULL,           -- 'linear', 'mlp', or 'pid'
+    metric TEXT NOT NULL,
+    epoch INTEGER,                 -- NULL for the final scores, else the checkpoint's epoch
+    value REAL
+);
+CREATE INDEX IF NOT EXISTS scores_run ON scores(run_id);
+"""
+
+
+def run_id(config: dict) -> str:
+    """Hash of the canonical JSON of a run's full configuration."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class ResultsStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def status(self, key: str) -> str | None:
+        with self._connect() as db:
+            row = db.execute("SELECT status FROM runs WHERE run_id = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def record(
+        self,
+        key: str,
+        config: dict,
+        rows: Iterable[tuple[str, str, str, int | None, float]],
+        *,
+        status: str = "done",
+        reason: str | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """Replace run `key` and its scores, atomically: rows are (task, probe, metric, epoch, value)."""
+        db = self._connect()
+        try:
+            with db:  # one transaction: all or nothing
+                db.execute("DELETE FROM scores WHERE run_id = ?", (key,))
+                db.execute("DELETE FROM runs WHERE run_id = ?", (key,))
+                db.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key,
+                        config["objective"]["arm"],
+                        config["generator"]["preset"],
+                        config["seed"],
+                        status,
+                        reason,
+                        seconds,
+                        time.time(),
+                        json.dumps(config, sort_keys=True),
+                    ),
+                )
+                db.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)", [(key, *row) for row in rows])
+        finally:
+            db.close()
+
+    def runs(self) -> pd.DataFrame:
+        with self._connect() as db:
+            return pd.read_sql_query("SELECT * FROM runs", db)
+
+    def scores(self) -> pd.DataFrame:
+        """Every score joined with its run's objective, generator and seed."""
+        query = """SELECT r.objective, r.generator, r.seed, s.task, s.probe, s.metric, s.epoch, s.value
+                   FROM scores s JOIN runs r USING (run_id) WHERE r.status = 'done'"""
+        with self._connect() as db:
+            return pd.read_sql_query(query, db)

@@ -1,0 +1,158 @@
+"""The grid, the results store and the reports: caching, failures, kill -9 and resume, plug-ins."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from interactions.cli import main as cli_main
+from interactions.grid import PRESETS, grid, run_grid
+from interactions.models import EncoderNetwork
+from interactions.objectives import Objective, concatenated_representations, register_objective
+from interactions.report import write_reports
+from interactions.store import ResultsStore, run_id
+from interactions.train import TrainingDiverged
+
+TINY = PRESETS["smoke"].__class__(
+    "tiny",
+    ("bimodal_1bit",),
+    ("cross",),
+    (0,),
+    600,
+    400,
+    400,
+    1200,
+    2,
+    (0, 2),
+    n_permutations=3,
+    n_bootstrap=4,
+)
+
+
+def _done(store: Path) -> set[str]:
+    if not store.exists():
+        return set()
+    try:
+        with sqlite3.connect(store, timeout=5) as db:
+            return {r[0] for r in db.execute("SELECT run_id FROM runs WHERE status = 'done'")}
+    except sqlite3.OperationalError:
+        return set()
+
+
+def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatch) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    specs = grid(TINY, objectives=["cross", "random_encoders"], device="cpu")
+    assert run_grid(specs, store, log=None) == {"trained": 2, "cached": 0, "failed": 0}
+    assert run_grid(specs, store, log=None) == {"trained": 0, "cached": 2, "failed": 0}
+    assert run_grid(specs[:1], store, force=True, log=None)["trained"] == 1
+    scores = store.scores()
+    assert set(scores["probe"]) == {"linear", "mlp", "pid"}
+    assert set(scores.loc[scores["epoch"].notna(), "epoch"]) == {0, 2}  # learning-dynamics checkpoints
+
+    def diverge(spec):
+        raise TrainingDiverged(1, 3, float("nan"))
+
+    monkeypatch.setattr("interactions.grid.run_one", diverge)
+    failing = grid(TINY, objectives=["cross_self", "comm"], device="cpu")
+    assert run_grid(failing, store, log=None) == {"trained": 0, "cached": 0, "failed": 2}
+    runs = store.runs().set_index("run_id")
+    assert runs.loc[run_id(failing[0].config()), "status"] == "failed"
+    assert "epoch 1, step 3" in runs.loc[run_id(failing[0].config()), "reason"]
+    paths = write_reports(store, tmp_path / "reports")
+    assert "Failed runs" in paths["summary"].read_text()
+
+
+def test_a_killed_grid_retrains_only_unfinished_runs(tmp_path: Path) -> None:
+    store = tmp_path / "r.sqlite"
+    arms = "random_encoders,random_fused,cross,cross_self"
+    command = [
+        sys.executable,
+        "-m",
+        "interactions.cli",
+        "grid",
+        "--preset",
+        "smoke",
+        "--generators",
+        "bimodal_1bit",
+        "--objectives",
+        arms,
+        "--device",
+        "cpu",
+        "--store",
+        str(store),
+        "--reports",
+        str(tmp_path / "reports"),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(_done(store)) < 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = _done(store)
+    assert 2 <= len(finished) < 4, "the kill came too late to interrupt a run"
+    specs = grid("smoke", ["bimodal_1bit"], arms.split(","), device="cpu")
+    counts = run_grid(specs, ResultsStore(store), log=None)
+    assert counts == {"trained": 4 - len(finished), "cached": len(finished), "failed": 0}
+    assert finished <= _done(store) and len(_done(store)) == 4
+
+
+@register_objective("test_plugin_align")
+class PluginAlign(Objective):
+    def __init__(self, modality_dims, model=None):
+        super().__init__(modality_dims, model)
+        self.encoders = EncoderNetwork(self.modality_dims, self.model_config)
+
+    def loss(self, views):
+        z1, z2 = self.encoders(views.first)
+        return {"loss": ((z1 - z2) ** 2).mean() + sum(((z.var(0) - 1) ** 2).mean() for z in (z1, z2))}
+
+    def represent(self, xs):
+        return concatenated_representations(self.encoders, xs)
+
+
+def test_a_plugin_objective_selected_by_name_appears_in_the_reports(tmp_path: Path, capsys) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    run_grid(grid(TINY, objectives=["test_plugin_align"], device="cpu"), store, log=None)
+    paths = write_reports(store, tmp_path / "reports")
+    assert "| test_plugin_align |" in paths["summary"].read_text()
+    assert all(p.exists() for p in paths.values())
+    assert "test_plugin_align" in set(store.scores()["objective"])
+    # The CLI regenerates the reports from the store alone.
+    os.remove(paths["summary"])
+    assert cli_main(["report", "--store", str(store.path), "--out", str(tmp_path / "reports")]) == 0
+    assert paths["summary"].exists()
+
+
+def test_cli_run_prints_scores(tmp_path: Path, capsys) -> None:
+    code = cli_main(
+        [
+            "run",
+            "--objective",
+            "random_encoders",
+            "--generator",
+            "bimodal_1bit",
+            "--preset",
+            "smoke",
+            "--device",
+            "cpu",
+            "--store",
+            str(tmp_path / "r.sqlite"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "balanced_accuracy" in out and "synergy_corrected" in out
+
+
+def test_grid_selection_errors() -> None:
+    with pytest.raises(ValueError, match="preset"):
+        grid("huge")
+    with pytest.raises(ValueError, match="generators"):
+        grid("smoke", generators=["mnist"])
