@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -20,7 +20,7 @@ from estimators.representation_pid import ATOMS, representation_pid
 from generators import FactorGenerator, bimodal
 from interactions.extract import extract
 from interactions.models import ModelConfig
-from interactions.objectives import build_objective
+from interactions.objectives import build_objective, objective_class
 from interactions.store import ResultsStore, run_id
 from interactions.train import TrainConfig, TrainingDiverged, train
 
@@ -100,31 +100,42 @@ class Preset:
 ALL_ARMS = tuple(ARMS)
 PRESETS = {
     "smoke": Preset(
-        "smoke",
-        ("bimodal_1bit", "biased_synergy"),
-        ALL_ARMS,
-        (0,),
-        1500,
-        1000,
-        1000,
-        3000,
-        4,
-        (0, 2, 4),
+        name="smoke",
+        generators=("bimodal_1bit", "biased_synergy"),
+        objectives=ALL_ARMS,
+        seeds=(0,),
+        n_pretrain=1500,
+        n_probe_train=1000,
+        n_probe_test=1000,
+        n_pid=3000,
+        epochs=4,
+        checkpoints=(0, 2, 4),
         n_permutations=5,
         n_bootstrap=10,
     ),
-    "quick": Preset("quick", tuple(GENERATORS), ALL_ARMS, (0,), 4000, 2000, 2000, 6000, 15, (0, 5, 15)),
+    "quick": Preset(
+        name="quick",
+        generators=tuple(GENERATORS),
+        objectives=ALL_ARMS,
+        seeds=(0,),
+        n_pretrain=4000,
+        n_probe_train=2000,
+        n_probe_test=2000,
+        n_pid=6000,
+        epochs=15,
+        checkpoints=(0, 5, 15),
+    ),
     "paper": Preset(
-        "paper",
-        tuple(GENERATORS),
-        ALL_ARMS,
-        (0, 1, 2, 3, 4),
-        20000,
-        10000,
-        5000,
-        20000,
-        100,
-        (0, 10, 25, 50, 100),
+        name="paper",
+        generators=tuple(GENERATORS),
+        objectives=ALL_ARMS,
+        seeds=(0, 1, 2, 3, 4),
+        n_pretrain=20000,
+        n_probe_train=10000,
+        n_probe_test=5000,
+        n_pid=20000,
+        epochs=100,
+        checkpoints=(0, 10, 25, 50, 100),
     ),
 }
 
@@ -136,7 +147,6 @@ class RunSpec:
     seed: int
     preset: Preset
     device: str = "auto"
-    model_overrides: dict = field(default_factory=dict)
 
     def build_generator(self) -> FactorGenerator:
         if self.generator not in GENERATORS:
@@ -146,7 +156,7 @@ class RunSpec:
         return GENERATORS[self.generator]()
 
     def model(self) -> ModelConfig:
-        return ModelConfig(**{**GENERATOR_MODELS.get(self.generator, {}), **self.model_overrides})
+        return ModelConfig(**GENERATOR_MODELS.get(self.generator, {}))
 
     def train_config(self) -> TrainConfig:
         p = self.preset
@@ -193,6 +203,9 @@ def grid(
         if g not in GENERATORS:
             raise ValueError(f"generators must be among {', '.join(GENERATORS)}, got {g!r}")
     arms = tuple(objectives) if objectives else preset.objectives
+    for arm in arms:
+        if arm not in ARMS:
+            objective_class(arm)  # a registered (or plug-in) objective, else ValueError naming the choices
     return [
         RunSpec(g, a, int(s), preset, device) for g in gens for a in arms for s in (seeds or preset.seeds)
     ]

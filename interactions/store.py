@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seed INTEGER NOT NULL,
     status TEXT NOT NULL,          -- 'done' or 'failed'
     reason TEXT,                   -- why a run failed
-    seconds REAL,
+    seconds REAL,                  -- training wall time, the learning-dynamics probes included
     finished REAL,
     config TEXT NOT NULL           -- the full configuration, JSON
 );

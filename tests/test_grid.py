@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from interactions.cli import main as cli_main
-from interactions.grid import PRESETS, grid, run_grid
+from interactions.grid import Preset, grid, run_grid
 from interactions.models import EncoderNetwork
 from interactions.objectives import Objective, concatenated_representations, register_objective
 from interactions.report import write_reports
 from interactions.store import ResultsStore, run_id
 from interactions.train import TrainingDiverged
 
-TINY = PRESETS["smoke"].__class__(
+TINY = Preset(
     "tiny",
     ("bimodal_1bit",),
     ("cross",),
@@ -156,3 +156,5 @@ def test_grid_selection_errors() -> None:
         grid("huge")
     with pytest.raises(ValueError, match="generators"):
         grid("smoke", generators=["mnist"])
+    with pytest.raises(ValueError, match="objective must be one of"):
+        grid("smoke", objectives=["simclr9000"])
