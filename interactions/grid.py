@@ -24,7 +24,7 @@ from interactions.objectives import build_objective, objective_class
 from interactions.store import ResultsStore, run_id
 from interactions.train import TrainConfig, TrainingDiverged, train
 
-SCORING_VERSION = 1  # bump when scoring changes, so that stored runs are recomputed
+SCORING_VERSION = 2  # bump when scoring changes, so that stored runs are recomputed
 
 GENERATORS: dict[str, Callable[[], FactorGenerator]] = {
     "bimodal_1bit": lambda: bimodal(),
@@ -232,13 +232,15 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]
     rows: list[tuple] = []
 
-    def checkpoint(epoch: int, obj) -> None:  # learning dynamics: the information types, not the joint label
+    def checkpoint(epoch: int, obj) -> None:
+        """Learning dynamics: linear probes of the information types, and the PID, at a few epochs."""
         if epoch in p.checkpoints:
             z_train, z_test = extract(obj, probe_train)[0], extract(obj, probe_test)[0]
             info_tasks = [t for t in tasks if t != "all"]
             rows.extend(
                 _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, spec.seed)
             )
+            rows.extend(_pid_rows(spec, gen, obj, epoch))
 
     if objective.trainable:
         checkpoint(0, objective)
@@ -248,11 +250,11 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     z_train, z_test = extract(objective, probe_train)[0], extract(objective, probe_test)[0]
     for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
         rows += _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, spec.seed)
-    rows += _pid_rows(spec, gen, objective)
+    rows += _pid_rows(spec, gen, objective, None)
     return rows, seconds
 
 
-def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective) -> list[tuple]:
+def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective, epoch: int | None) -> list[tuple]:
     """Bias-corrected PID of (modality-1 representation, the other modalities' representations; task all)."""
     p = spec.preset
     sample = gen.sample(p.n_pid, seed=spec.seed, split="val")
@@ -270,7 +272,7 @@ def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective) -> list[tuple]:
     for atom in ATOMS:
         estimate = result.atoms[atom]
         for kind in ("corrected", "raw", "bias", "low", "high"):
-            rows.append(("all", "pid", f"{atom}_{kind}", None, getattr(estimate, kind)))
+            rows.append(("all", "pid", f"{atom}_{kind}", epoch, getattr(estimate, kind)))
     return rows
 
 

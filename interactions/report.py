@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from estimators.representation_pid import ATOMS
-from interactions.grid import ARMS, GENERATOR_DESIGN, truth_table
+from interactions.grid import ARMS, GENERATOR_DESIGN, SCORING_VERSION, truth_table
 from interactions.store import ResultsStore
 
 INFO_TASKS = ("redundancy", "unique1", "unique2", "unique3", "synergy")
@@ -23,7 +23,7 @@ RANDOM_ARM = {"fused": "random_fused", "encoders": "random_encoders"}
 def tidy_scores(store: ResultsStore) -> pd.DataFrame:
     """One row per (objective, generator, seed, task, probe, metric, epoch), with chance and Bayes ceiling,
     and for probe accuracies the gain over the same architecture at initialisation."""
-    scores = store.scores()
+    scores = store.scores(version=SCORING_VERSION)
     if scores.empty:
         return scores
     truth = pd.DataFrame(truth_table(sorted(scores["generator"].unique())))[
@@ -166,7 +166,9 @@ def plot_accuracy_bars(scores: pd.DataFrame, path: Path) -> None:
 
 
 def plot_pid(scores: pd.DataFrame, path: Path) -> None:
-    pid = scores[(scores["probe"] == "pid") & scores["metric"].str.endswith("_corrected")]
+    pid = scores[
+        scores["epoch"].isna() & (scores["probe"] == "pid") & scores["metric"].str.endswith("_corrected")
+    ]
     generators = sorted(pid["generator"].unique())
     truth = pd.DataFrame(truth_table(generators))
     fig, axes = plt.subplots(1, len(generators), figsize=(4.2 * len(generators), 4), squeeze=False)
@@ -195,8 +197,17 @@ def plot_pid(scores: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_dynamics(scores: pd.DataFrame, path: Path) -> None:
-    dyn = scores[scores["epoch"].notna() & (scores["metric"] == "usable_bits")]
+def plot_dynamics(scores: pd.DataFrame, path: Path, kind: str = "probe") -> None:
+    """Per generator (rows) and objective (columns), against epoch: `kind="probe"` the linear-probe usable
+    information of each information type, `kind="pid"` the bias-corrected PID atoms of the representations."""
+    checkpoints = scores[scores["epoch"].notna()]
+    if kind == "probe":
+        dyn = checkpoints[checkpoints["metric"] == "usable_bits"].assign(series=lambda d: d["task"])
+        order, ylabel = INFO_TASKS, "usable bits"
+    else:
+        dyn = checkpoints[(checkpoints["probe"] == "pid") & checkpoints["metric"].str.endswith("_corrected")]
+        dyn = dyn.assign(series=dyn["metric"].str.removesuffix("_corrected"))
+        order, ylabel = ATOMS, "PID bits (corrected)"
     generators = sorted(dyn["generator"].unique())
     if not generators:
         return
@@ -208,12 +219,12 @@ def plot_dynamics(scores: pd.DataFrame, path: Path) -> None:
         for c, objective in enumerate(objectives):
             ax = axes[r, c]
             sub = dyn[(dyn["generator"] == generator) & (dyn["objective"] == objective)]
-            for task in [t for t in INFO_TASKS if t in set(sub["task"])]:
-                curve = sub[sub["task"] == task].groupby("epoch")["value"].mean()
-                ax.plot(curve.index, curve.values, marker="o", label=task)
+            for series in [s for s in order if s in set(sub["series"])]:
+                curve = sub[sub["series"] == series].groupby("epoch")["value"].mean()
+                ax.plot(curve.index, curve.values, marker="o", label=series)
             ax.set_title(f"{generator}\n{objective}", fontsize=8)
             ax.set_xlabel("epoch", fontsize=8)
-            ax.set_ylabel("usable bits", fontsize=8)
+            ax.set_ylabel(ylabel, fontsize=8)
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -231,6 +242,7 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
         "accuracy": out / "accuracy.png",
         "pid": out / "pid.png",
         "dynamics": out / "dynamics.png",
+        "pid_dynamics": out / "pid_dynamics.png",
     }
     if scores.empty:
         return {}
@@ -238,7 +250,8 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
     _atomic(paths["summary"], lambda p: Path(p).write_text(summary_markdown(scores, store.runs())))
     _atomic(paths["accuracy"], lambda p: plot_accuracy_bars(scores, p))
     _atomic(paths["pid"], lambda p: plot_pid(scores, p))
-    _atomic(paths["dynamics"], lambda p: plot_dynamics(scores, p))
+    _atomic(paths["dynamics"], lambda p: plot_dynamics(scores, p, "probe"))
+    _atomic(paths["pid_dynamics"], lambda p: plot_dynamics(scores, p, "pid"))
     return paths
 
 

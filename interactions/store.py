@@ -99,9 +99,19 @@ class ResultsStore:
         with self._connect() as db:
             return pd.read_sql_query("SELECT * FROM runs", db)
 
-    def scores(self) -> pd.DataFrame:
-        """Every score joined with its run's objective, generator and seed."""
-        query = """SELECT r.objective, r.generator, r.seed, s.task, s.probe, s.metric, s.epoch, s.value
-                   FROM scores s JOIN runs r USING (run_id) WHERE r.status = 'done'"""
+    def scores(self, version: int | None = None) -> pd.DataFrame:
+        """Scores of the latest finished run of each (objective, generator, seed), with those columns.
+
+        With `version`, only runs scored by that scoring version count (older ones stay in the store, unused).
+        """
+        current = "" if version is None else "AND json_extract(config, '$.scoring.version') = :version"
+        query = f"""
+            WITH eligible AS (SELECT * FROM runs WHERE status = 'done' {current}),
+            latest AS (
+                SELECT run_id FROM eligible e WHERE finished = (
+                    SELECT MAX(finished) FROM eligible o
+                    WHERE o.objective = e.objective AND o.generator = e.generator AND o.seed = e.seed))
+            SELECT r.objective, r.generator, r.seed, s.task, s.probe, s.metric, s.epoch, s.value
+            FROM scores s JOIN runs r USING (run_id) WHERE run_id IN (SELECT run_id FROM latest)"""
         with self._connect() as db:
-            return pd.read_sql_query(query, db)
+            return pd.read_sql_query(query, db, params={"version": version})

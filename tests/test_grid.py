@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,13 @@ def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatc
     assert run_grid(specs, store, log=None) == {"trained": 0, "cached": 2, "failed": 0}
     assert run_grid(specs[:1], store, force=True, log=None)["trained"] == 1
     scores = store.scores()
+    # One run per (objective, generator, seed) counts: a forced rerun replaces, a smaller preset's older run
+    # of the same triple is shadowed by the newer one.
+    other = grid(replace(TINY, name="tinier", n_pretrain=500), objectives=["cross"])
+    run_grid(other, store, log=None)
+    assert len(store.runs()) == 3
+    assert len(store.scores().groupby(["objective", "generator", "seed"])) == 2
+    assert store.scores(version=12345).empty
     assert set(scores["probe"]) == {"linear", "mlp", "pid"}
     assert set(scores.loc[scores["epoch"].notna(), "epoch"]) == {0, 2}  # learning-dynamics checkpoints
 
