@@ -10,6 +10,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from generators.base import check_float
 from interactions.models import EncoderNetwork, FusedNetwork, ModelConfig
 
 
@@ -70,6 +71,4 @@ def concatenated_representations(encoders: EncoderNetwork, xs: Sequence[torch.Te
 
 
 def check_positive(name: str, value: float) -> float:
-    if not (isinstance(value, int | float) and value > 0 and value == value and value != float("inf")):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return check_float(name, value, 0.0, strict=True)
