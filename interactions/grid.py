@@ -232,11 +232,13 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]
     rows: list[tuple] = []
 
+    info_tasks = [t for t in tasks if t != "all"]
+
     def checkpoint(epoch: int, obj) -> None:
-        """Learning dynamics: linear probes of the information types, and the PID, at a few epochs."""
-        if epoch in p.checkpoints:
+        """Learning dynamics: linear probes of the information types, and the PID, at a few epochs. The last
+        epoch's are the final scores, copied below rather than computed twice."""
+        if epoch in p.checkpoints and epoch != p.epochs:
             z_train, z_test = extract(obj, probe_train)[0], extract(obj, probe_test)[0]
-            info_tasks = [t for t in tasks if t != "all"]
             rows.extend(
                 _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, spec.seed)
             )
@@ -248,10 +250,14 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     train(objective, pretrain, spec.train_config(), on_epoch_end=lambda e, obj: checkpoint(e + 1, obj))
     seconds = time.perf_counter() - started
     z_train, z_test = extract(objective, probe_train)[0], extract(objective, probe_test)[0]
+    final: list[tuple] = []
     for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
-        rows += _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, spec.seed)
-    rows += _pid_rows(spec, gen, objective, None)
-    return rows, seconds
+        final += _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, spec.seed)
+    final += _pid_rows(spec, gen, objective, None)
+    if objective.trainable and p.epochs in p.checkpoints:
+        last = [r for r in final if r[1] == "pid" or (r[1] == "linear" and r[0] in info_tasks)]
+        rows += [(task, probe, metric, p.epochs, value) for task, probe, metric, _, value in last]
+    return rows + final, seconds
 
 
 def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective, epoch: int | None) -> list[tuple]:
