@@ -117,12 +117,17 @@ def _mutual_informations(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, t
     return hy, i1, i2, i12
 
 
+def _coupling_information(q: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
+    """I_q(X1,X2;Y) in nats for couplings q[n, x1, x2, y] that keep p(y) (so H(Y) = hy)."""
+    return hy - (_entropy(q, (1, 2, 3)) - _entropy(q.sum(-1), (1, 2)))
+
+
 def _conditional_independence_value(p: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
     """I_q(X1,X2;Y) in nats at the feasible q = p(x1|y) p(x2|y) p(y): an upper bound on the optimum."""
     py = p.sum((1, 2))
     pac, pbc = p.sum(2), p.sum(1)
     q = pac[:, :, None, :] * pbc[:, None, :, :] / torch.where(py > 0, py, 1.0)[:, None, None, :]
-    return hy - (_entropy(q, (1, 2, 3)) - _entropy(q.sum(-1), (1, 2)))
+    return _coupling_information(q, hy)
 
 
 @dataclass
@@ -248,14 +253,38 @@ def _solve(p: torch.Tensor, tol_nats: float) -> list[PIDResult]:
     hy, i1, i2, i12 = _mutual_informations(p)
     upper = torch.minimum(i12, _conditional_independence_value(p, hy))
     lower = torch.maximum(i1, i2)
-    problem = _Barrier(p)
-    n = p.shape[0]
-    theta = torch.zeros(problem.live.shape, dtype=p.dtype, device=p.device)
-    theta[problem.live] = -(math.log(p.shape[-1]) + 1.0)
+    n, a, b, c = p.shape
+    if a == 1 or b == 1 or c == 1:  # the only coupling is p itself
+        value, dual = i12, i12
+    else:
+        value, dual = _barrier_optimum(_Barrier(p), hy, tol_nats)
+    value = torch.clamp(torch.minimum(value, upper), min=lower)
+    gap = (value - torch.maximum(dual, lower)).clamp_min(0.0)
+    i1, i2, i12, value, gap = (x.cpu().numpy() / LN2 for x in (i1, i2, i12, value, gap))
+    return [
+        PIDResult(
+            redundancy=float(i1[k] + i2[k] - value[k]),
+            unique1=float(value[k] - i2[k]),
+            unique2=float(value[k] - i1[k]),
+            synergy=float(i12[k] - value[k]),
+            mi_x1_y=float(i1[k]),
+            mi_x2_y=float(i2[k]),
+            mi_x1x2_y=float(i12[k]),
+            gap_bits=float(gap[k]),
+        )
+        for k in range(n)
+    ]
+
+
+def _barrier_optimum(
+    problem: _Barrier, hy: torch.Tensor, tol_nats: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Primal value (at a coupling fitted to the marginals) and dual value of min I_q(X1,X2;Y), in nats."""
+    theta = torch.zeros(problem.live.shape, dtype=hy.dtype, device=hy.device)
+    theta[problem.live] = -(math.log(problem.c) + 1.0)
     x = problem.point(theta)
     t = problem.m.clamp_min(1.0).clone()
-    trivial = (problem.a == 1) | (problem.b == 1) | (problem.c == 1)  # the coupling is p itself
-    for _ in range(_MAX_OUTER * (not trivial)):
+    for _ in range(_MAX_OUTER):
         previous = torch.full_like(t, math.inf)
         for _ in range(_MAX_CENTRING):
             step, decrement, solver = problem.newton_step(x, t)
@@ -276,29 +305,7 @@ def _solve(p: torch.Tensor, tol_nats: float) -> list[PIDResult]:
         move = (t - t / _BARRIER_GROWTH)[:, None] * solver.solve(problem.objective)
         x = _predict(problem, x, move, grown)
         t = grown
-    if trivial:
-        value, dual = i12, i12
-    else:
-        q = problem.coupling(x, t)
-        value = hy - (_entropy(q, (1, 2, 3)) - _entropy(q.sum(-1), (1, 2)))
-        dual = hy + x.dual
-    value = torch.clamp(torch.minimum(value, upper), min=lower)
-    gap = (value - torch.maximum(dual, lower)).clamp_min(0.0)
-    bits = [x.cpu().numpy() / LN2 for x in (i1, i2, i12, value, gap)]
-    i1, i2, i12, value, gap = bits
-    return [
-        PIDResult(
-            redundancy=float(i1[k] + i2[k] - value[k]),
-            unique1=float(value[k] - i2[k]),
-            unique2=float(value[k] - i1[k]),
-            synergy=float(i12[k] - value[k]),
-            mi_x1_y=float(i1[k]),
-            mi_x2_y=float(i2[k]),
-            mi_x1x2_y=float(i12[k]),
-            gap_bits=float(gap[k]),
-        )
-        for k in range(n)
-    ]
+    return _coupling_information(problem.coupling(x, t), hy), hy + x.dual
 
 
 def _line_search(
