@@ -98,10 +98,15 @@ class _Probe:
             return self.model_.predict_proba(x)
 
     def score(self, features: np.ndarray, labels: np.ndarray) -> ProbeScore:
-        """Balanced accuracy and usable information (bits) of the fitted probe on held-out data."""
+        """Balanced accuracy and usable information (bits) of the fitted probe on held-out data.
+
+        Predictions maximise p(y | x) / p(y), with p(y) the training label frequencies: the decision that
+        maximises balanced accuracy given the probe's posterior (plain argmax on a rare class, e.g. 10% of
+        positives, scores 50% whenever the signal is weaker than the prior). For balanced labels it is the
+        usual argmax."""
         x, y = _check_xy(features, labels)
         proba = self.predict_proba(x)
-        pred = self.classes_[np.argmax(proba, axis=1)]
+        pred = self.classes_[np.argmax(proba / self.prior_, axis=1)]
         cross_entropy = _mean_neg_log2(proba, self.classes_, y)
         entropy = _mean_neg_log2(np.broadcast_to(self.prior_, (len(y), len(self.prior_))), self.classes_, y)
         usable = max(0.0, entropy - cross_entropy)

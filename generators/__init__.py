@@ -4,6 +4,7 @@ from generators.base import SPLITS, Sample, Truth
 from generators.factors import FactorGenerator, bimodal
 from generators.tables import CANONICAL, CanonicalTable, dirichlet_table, sample_table
 from generators.torch_data import SampleDataset
+from generators.trifeature import TrifeatureGenerator
 
 __all__ = [
     "CANONICAL",
@@ -12,6 +13,7 @@ __all__ = [
     "FactorGenerator",
     "Sample",
     "SampleDataset",
+    "TrifeatureGenerator",
     "Truth",
     "bimodal",
     "dirichlet_table",

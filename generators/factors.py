@@ -68,6 +68,8 @@ class FactorGenerator:
     mlp_depth: int = 2
     seed: int = 0
 
+    joint_task = "all"  # the task whose label the PID of representations uses
+
     def __post_init__(self) -> None:
         m = check_int("n_modalities", self.n_modalities, 2)
         check_int("redundancy", self.redundancy, 1)

@@ -14,10 +14,14 @@ from interactions.objectives import Objective
 
 @torch.no_grad()
 def extract(
-    objective: Objective, sample: Sample, batch_size: int = 4096
+    objective: Objective, sample: Sample, batch_size: int | None = None
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(joint representation, per-modality representations) of a clean sample, in eval mode, as float32."""
+    """(joint representation, per-modality representations) of a clean sample, in eval mode, as float32.
+    The default batch holds about 2^22 input values (4096 vectors, fewer images)."""
     device = next(objective.parameters()).device
+    if batch_size is None:
+        values = sum(x[0].size for x in sample.modalities)
+        batch_size = max(16, min(4096, 2**22 // values))
     was_training = objective.training
     objective.eval()
     joint, per_modality = [], []

@@ -10,28 +10,33 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from estimators.probes import probe_score
 from estimators.representation_pid import ATOMS, representation_pid
-from generators import FactorGenerator, bimodal
+from generators import FactorGenerator, TrifeatureGenerator, bimodal
+from interactions.augment import ImageAugment
 from interactions.extract import extract
 from interactions.models import ModelConfig
 from interactions.objectives import build_objective, objective_class
 from interactions.store import ResultsStore, run_id
 from interactions.train import TrainConfig, TrainingDiverged, train
 
-SCORING_VERSION = 2  # bump when scoring changes, so that stored runs are recomputed
+SCORING_VERSION = 3  # bump when scoring changes, so that stored runs are recomputed
 
-GENERATORS: dict[str, Callable[[], FactorGenerator]] = {
+Generator = FactorGenerator | TrifeatureGenerator
+
+GENERATORS: dict[str, Callable[[], Generator]] = {
     "bimodal_1bit": lambda: bimodal(),
     "synergy_heavy": lambda: bimodal(redundancy=2, unique1=1, unique2=1, synergy=4),
     "biased_synergy": lambda: bimodal(synergy=2, biased_pairing=True),
     "trimodal": lambda: FactorGenerator(n_modalities=3),
     "narrow_nuisance": lambda: bimodal(nuisance_dim=24, nuisance_std=2.0, dim=48),
+    "trifeature": lambda: TrifeatureGenerator(),
+    "trifeature_biased": lambda: TrifeatureGenerator(biased_pairing=True),
 }
 
 GENERATOR_DESIGN = {
@@ -43,6 +48,19 @@ GENERATOR_DESIGN = {
     "trimodal": "3 modalities, 1 bit each of R, U1, U2, U3 and S = s1 + s2 + s3 mod 2: the n-modal case.",
     "narrow_nuisance": "1 bit each of R, U1, U2, S, 24 loud nuisance dimensions (std 2) per modality and an "
     "8-wide representation: objectives cannot keep everything and must choose.",
+    "trifeature": "CoMM's bimodal Trifeature, unbiased pairs: two images sharing their shape (R = shape, "
+    "U1 / U2 = texture of image 1 / 2); probed on unseen attribute combinations. The R / U run of the paper.",
+    "trifeature_biased": "CoMM's bimodal Trifeature with biased pairing: pre-training pairs obey "
+    "colour(image 2) = M(texture(image 1)); S = 1[pair obeys M] on unbiased test pairs. The S run of the "
+    "paper.",
+}
+
+PUBLISHED_TRIFEATURE = {  # linear probe accuracy (%) at 224 px, AlexNet, 100 epochs: R, U1, S
+    "cross": (100.0, 11.6, 50.0, "CoMM paper Fig. 4"),
+    "cross_self": (99.7, 86.9, 50.0, "CoMM paper Fig. 4"),
+    "factorcl": (99.8, 62.5, 46.5, "CoMM paper Fig. 4"),
+    "comm": (99.9, 87.8, 71.9, "CoMM paper Fig. 4"),
+    "infmasking": (99.9, 90.6, 77.0, "InfMasking README, 5 seeds"),
 }
 
 # Architecture overrides per generator preset (the representation is narrower than the factors).
@@ -55,12 +73,15 @@ ARMS = {
     "cross": ("cross", "encoders"),
     "cross_self": ("cross_self", "encoders"),
     "supervised": ("supervised", "fused"),
+    "cmc": ("cmc", "encoders"),
+    "factorcl": ("factorcl", "encoders"),
+    "infmasking": ("infmasking", "fused"),
     "random_fused": ("random", "fused"),
     "random_encoders": ("random", "encoders"),
 }
 
 
-def arm_objective(arm: str, generator: FactorGenerator) -> tuple[str, dict]:
+def arm_objective(arm: str, generator: Generator) -> tuple[str, dict]:
     """The registered objective and options of a grid arm; any other name is a registered objective."""
     if arm not in ARMS:
         return arm, {}
@@ -68,7 +89,8 @@ def arm_objective(arm: str, generator: FactorGenerator) -> tuple[str, dict]:
     if arm == "comm_fused":
         return name, {"weights": [0.0] * generator.n_modalities + [1.0]}
     if arm == "supervised":
-        return name, {"task": "all", "n_classes": generator.truth("all").n_classes}
+        task = generator.joint_task
+        return name, {"task": task, "n_classes": generator.truth(task).n_classes}
     if name == "random":
         return name, {"architecture": architecture}
     return name, {}
@@ -76,7 +98,8 @@ def arm_objective(arm: str, generator: FactorGenerator) -> tuple[str, dict]:
 
 @dataclass(frozen=True)
 class Preset:
-    """Sizes of one benchmark scale."""
+    """Sizes of one benchmark scale. `images` holds the sizes of its image generators (Trifeature), which
+    train slower than the vector ones; its own name, generators, objectives and seeds are not used."""
 
     name: str
     generators: tuple[str, ...]
@@ -95,13 +118,22 @@ class Preset:
     n_bootstrap: int = 50
     batch_size: int = 256
     lr: float = 1e-3
+    weight_decay: float = 1e-2
+    image_size: int = 32
+    image_model: tuple[tuple[str, object], ...] = ()  # ModelConfig overrides for image generators
+    images: Preset | None = None
+
+
+def _images(**sizes: object) -> Preset:
+    """An image scale: a Preset whose selection fields are unused."""
+    return Preset(name="images", generators=(), objectives=(), seeds=(), weight_decay=1e-4, **sizes)
 
 
 ALL_ARMS = tuple(ARMS)
 PRESETS = {
     "smoke": Preset(
         name="smoke",
-        generators=("bimodal_1bit", "biased_synergy"),
+        generators=("bimodal_1bit", "biased_synergy", "trifeature_biased"),
         objectives=ALL_ARMS,
         seeds=(0,),
         n_pretrain=1500,
@@ -112,6 +144,10 @@ PRESETS = {
         checkpoints=(0, 2, 4),
         n_permutations=5,
         n_bootstrap=10,
+        images=_images(
+            n_pretrain=256, n_probe_train=500, n_probe_test=500, n_pid=1000, epochs=2, checkpoints=(0, 2),
+            batch_size=64, n_permutations=5, n_bootstrap=10, mlp_probe=False,
+        ),
     ),
     "quick": Preset(
         name="quick",
@@ -124,6 +160,10 @@ PRESETS = {
         n_pid=6000,
         epochs=15,
         checkpoints=(0, 5, 15),
+        images=_images(  # 32 px, small CNN, linear probe only: both Trifeature generators in 10 minutes
+            n_pretrain=1280, n_probe_train=2000, n_probe_test=2000, n_pid=2000, epochs=10,
+            checkpoints=(0, 10), batch_size=64, mlp_probe=False, image_model=(("image_channels", 32),),
+        ),
     ),
     "paper": Preset(
         name="paper",
@@ -136,8 +176,20 @@ PRESETS = {
         n_pid=20000,
         epochs=100,
         checkpoints=(0, 10, 25, 50, 100),
+        images=_images(  # CoMM's Trifeature protocol (comm.md §4.3): meant for a GPU
+            n_pretrain=10000, n_probe_train=10000, n_probe_test=4000, n_pid=4000, epochs=100,
+            checkpoints=(0, 10, 25, 50, 100), batch_size=64, lr=3e-4, image_size=224,
+            image_model=(
+                ("image_encoder", "alexnet"), ("image_grid", 6), ("embed_dim", 512), ("fusion_heads", 8),
+                ("head_hidden", 512), ("head_out", 256),
+            ),
+        ),
     ),
-}
+}  # fmt: skip
+
+
+def is_image_generator(name: str) -> bool:
+    return isinstance(GENERATORS[name](), TrifeatureGenerator)
 
 
 @dataclass(frozen=True)
@@ -148,20 +200,38 @@ class RunSpec:
     preset: Preset
     device: str = "auto"
 
-    def build_generator(self) -> FactorGenerator:
+    @property
+    def scale(self) -> Preset:
+        """The preset's sizes for this run's generator (its image scale for an image generator)."""
+        if self.preset.images is not None and is_image_generator(self.generator):
+            return self.preset.images
+        return self.preset
+
+    def build_generator(self) -> Generator:
         if self.generator not in GENERATORS:
             raise ValueError(
                 f"generator must be one of {', '.join(map(repr, GENERATORS))}, got {self.generator!r}"
             )
-        return GENERATORS[self.generator]()
+        generator = GENERATORS[self.generator]()
+        if isinstance(generator, TrifeatureGenerator):
+            generator = replace(generator, size=self.scale.image_size)
+        return generator
 
     def model(self) -> ModelConfig:
-        return ModelConfig(**GENERATOR_MODELS.get(self.generator, {}))
+        overrides = dict(self.scale.image_model) if is_image_generator(self.generator) else {}
+        return ModelConfig(**{**GENERATOR_MODELS.get(self.generator, {}), **overrides})
 
     def train_config(self) -> TrainConfig:
-        p = self.preset
+        p = self.scale
+        image = is_image_generator(self.generator)
         return TrainConfig(
-            epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, seed=self.seed, device=self.device
+            epochs=p.epochs,
+            batch_size=p.batch_size,
+            lr=p.lr,
+            weight_decay=p.weight_decay,
+            seed=self.seed,
+            device=self.device,
+            **({"augment": ImageAugment()} if image else {}),
         )
 
     def config(self) -> dict:
@@ -173,8 +243,8 @@ class RunSpec:
         train_cfg.pop("progress")
         scoring = {
             k: v
-            for k, v in asdict(self.preset).items()
-            if k not in ("name", "generators", "objectives", "seeds")
+            for k, v in asdict(self.scale).items()
+            if k not in ("name", "generators", "objectives", "seeds", "images")
         }
         return {
             "generator": {"preset": self.generator, **generator.config()},
@@ -222,12 +292,12 @@ def _probe_rows(kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test,
 def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     """Train and score one run: (score rows, training seconds)."""
     gen = spec.build_generator()
-    p = spec.preset
+    p = spec.scale
     pretrain = gen.sample(p.n_pretrain, seed=spec.seed, split="pretrain")
     probe_train = gen.sample(p.n_probe_train, seed=spec.seed, split="train")
     probe_test = gen.sample(p.n_probe_test, seed=spec.seed, split="test")
     name, options = arm_objective(spec.arm, gen)
-    dims = [x.shape[1] for x in pretrain.modalities]
+    dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in pretrain.modalities]
     objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)
     tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]
     rows: list[tuple] = []
@@ -260,16 +330,17 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     return rows + final, seconds
 
 
-def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective, epoch: int | None) -> list[tuple]:
-    """Bias-corrected PID of (modality-1 representation, the other modalities' representations; task all)."""
-    p = spec.preset
+def _pid_rows(spec: RunSpec, gen: Generator, objective, epoch: int | None) -> list[tuple]:
+    """Bias-corrected PID of (modality-1 representation, the other modalities' representations; the
+    generator's joint task: `all` for the factor generators)."""
+    p = spec.scale
     sample = gen.sample(p.n_pid, seed=spec.seed, split="val")
     _, per_modality = extract(objective, sample)
     rest = np.concatenate(per_modality[1:], axis=1)
     result = representation_pid(
         per_modality[0],
         rest,
-        sample.labels["all"],
+        sample.labels[gen.joint_task],
         n_permutations=p.n_permutations,
         n_bootstrap=p.n_bootstrap,
         seed=spec.seed,
@@ -278,7 +349,7 @@ def _pid_rows(spec: RunSpec, gen: FactorGenerator, objective, epoch: int | None)
     for atom in ATOMS:
         estimate = result.atoms[atom]
         for kind in ("corrected", "raw", "bias", "low", "high"):
-            rows.append(("all", "pid", f"{atom}_{kind}", epoch, getattr(estimate, kind)))
+            rows.append((gen.joint_task, "pid", f"{atom}_{kind}", epoch, getattr(estimate, kind)))
     return rows
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from estimators.representation_pid import ATOMS
-from interactions.grid import ARMS, GENERATOR_DESIGN, SCORING_VERSION, truth_table
+from interactions.grid import ARMS, GENERATOR_DESIGN, PUBLISHED_TRIFEATURE, SCORING_VERSION, truth_table
 from interactions.store import ResultsStore
 
 INFO_TASKS = ("redundancy", "unique1", "unique2", "unique3", "synergy")
@@ -74,6 +74,7 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
         lines += [f"- {r.generator} / {r.objective} / seed {r.seed}: {r.reason}" for r in failed.itertuples()]
         lines.append("")
     final = scores[scores["epoch"].isna()]
+    lines += _trifeature_comparison(final)
     truth = pd.DataFrame(truth_table(sorted(final["generator"].unique())))
     for generator in sorted(final["generator"].unique()):
         sub = final[final["generator"] == generator]
@@ -114,12 +115,14 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
             lines.append("")
         pid = sub[sub["probe"] == "pid"]
         if not pid.empty:
+            task = pid["task"].iloc[0]
             lines += [
-                "### PID of per-modality representations, task `all` (bits, bias-corrected [95% interval])",
+                f"### PID of per-modality representations, task `{task}` "
+                "(bits, bias-corrected [95% interval])",
                 "",
                 "| objective | " + " | ".join(ATOMS) + " |",
                 "|---" * (len(ATOMS) + 1) + "|",
-                "| ground truth | " + " | ".join(f"{gt.loc['all', a]:.3f}" for a in ATOMS) + " |",
+                "| ground truth | " + " | ".join(f"{gt.loc[task, a]:.3f}" for a in ATOMS) + " |",
             ]
             for objective in _objective_order(list(pid["objective"].unique())):
                 rows = pid[pid["objective"] == objective]
@@ -133,6 +136,39 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
                 lines.append(f"| {objective} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _trifeature_comparison(final: pd.DataFrame) -> list[str]:
+    """Ours next to the published Trifeature numbers: R, U1 from the unbiased run, S from the biased one."""
+    linear = final[(final["probe"] == "linear") & (final["metric"] == "balanced_accuracy")]
+    columns = (("trifeature", "redundancy"), ("trifeature", "unique1"), ("trifeature_biased", "synergy"))
+    if not set(linear["generator"]) & {"trifeature", "trifeature_biased"}:
+        return []
+    lines = [
+        "## Trifeature: ours next to the paper",
+        "",
+        "Linear probe, balanced accuracy (%), ours / published. R = shape and U1 = texture of image 1",
+        "from `trifeature` (unbiased pre-training), S from `trifeature_biased`. Published numbers are at",
+        "224 px with AlexNet encoders and 100 epochs on 10,000 pairs (CoMM paper Fig. 4; InfMasking's",
+        "README); ours at the preset's scale, see the generator sections below. Chance: R 10, U1 10, S 50.",
+        "",
+        "| objective | R | U1 | S | published source |",
+        "|---|---|---|---|---|",
+    ]
+    for objective in _objective_order(list(linear["objective"].unique())):
+        published = PUBLISHED_TRIFEATURE.get(objective)
+        cells = []
+        for i, (generator, task) in enumerate(columns):
+            rows = linear[
+                (linear["objective"] == objective)
+                & (linear["generator"] == generator)
+                & (linear["task"] == task)
+            ]
+            paper = f"{published[i]:.1f}" if published else "–"
+            cells.append(f"{_mean_std(rows['value'])} / {paper}")
+        source = published[3] if published else ""
+        lines.append(f"| {objective} | " + " | ".join(cells) + f" | {source} |")
+    return [*lines, ""]
 
 
 def plot_accuracy_bars(scores: pd.DataFrame, path: Path) -> None:
@@ -177,7 +213,8 @@ def plot_pid(scores: pd.DataFrame, path: Path) -> None:
         sub = pid[pid["generator"] == generator]
         objectives = _objective_order(list(sub["objective"].unique()))
         names = ["truth", *objectives]
-        gt = truth[(truth["generator"] == generator) & (truth["task"] == "all")].iloc[0]
+        task = sub["task"].iloc[0]
+        gt = truth[(truth["generator"] == generator) & (truth["task"] == task)].iloc[0]
         bottom = np.zeros(len(names))
         for atom in ATOMS:
             values = [gt[atom]] + [
@@ -188,7 +225,7 @@ def plot_pid(scores: pd.DataFrame, path: Path) -> None:
             ]
             ax.bar(names, values, bottom=bottom, color=colours[atom], label=atom)
             bottom += values
-        ax.set_title(f"{generator}: PID, task all")
+        ax.set_title(f"{generator}: PID, task {task}")
         ax.set_ylabel("bits (bias-corrected)")
         ax.tick_params(axis="x", rotation=70, labelsize=8)
     axes[0, 0].legend(fontsize=8)

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from generators.base import Sample, check_choice, check_float, check_int
-from interactions.augment import VectorAugment, augment_view
+from interactions.augment import Augment, VectorAugment, augment_view
 from interactions.device import resolve_device
 from interactions.models import ModelConfig
 from interactions.objectives import Objective, Views, build_objective
@@ -43,7 +43,7 @@ class TrainConfig:
     schedule: str = "constant"
     seed: int = 0
     device: str = "auto"
-    augment: VectorAugment | tuple[VectorAugment, ...] = field(default_factory=VectorAugment)
+    augment: Augment | tuple[Augment, ...] = field(default_factory=VectorAugment)
     progress: bool | None = None  # None: a progress bar only on a terminal
 
     def __post_init__(self) -> None:
@@ -55,12 +55,12 @@ class TrainConfig:
         check_choice("schedule", self.schedule, SCHEDULES)
         check_int("seed", self.seed, 0)
 
-    def augments(self, n_modalities: int) -> tuple[VectorAugment, ...]:
-        if isinstance(self.augment, VectorAugment):
+    def augments(self, n_modalities: int) -> tuple[Augment, ...]:
+        if not isinstance(self.augment, tuple):
             return (self.augment,) * n_modalities
         if len(self.augment) != n_modalities:
             raise ValueError(
-                f"augment must be one VectorAugment or {n_modalities} of them, got {len(self.augment)}"
+                f"augment must be one augmentation or {n_modalities} of them, got {len(self.augment)}"
             )
         return tuple(self.augment)
 
@@ -119,6 +119,7 @@ def train(
     show = sys.stderr.isatty() if config.progress is None else config.progress
     for epoch in tqdm(range(config.epochs), desc=objective.name, disable=not show, leave=False):
         objective.train()
+        objective.start_epoch(epoch, config.epochs)
         order = torch.randperm(n, generator=generator, device=device)
         sums: dict[str, float] = {}
         epoch_start = time.perf_counter()

@@ -156,3 +156,27 @@ def test_grid_selection_errors() -> None:
         grid("smoke", generators=["mnist"])
     with pytest.raises(ValueError, match="objective must be one of"):
         grid("smoke", objectives=["simclr9000"])
+
+
+def test_image_generators_get_their_preset_scale() -> None:
+    """Trifeature runs use the preset's image scale: 32 px and a small CNN at quick, CoMM's protocol
+    (224 px, AlexNet trunks, width 512) at paper; the vector generators keep the preset's own sizes."""
+    import torch
+
+    from interactions.objectives import build_objective
+
+    (quick,) = grid("quick", ["trifeature"], ["comm"])
+    (vector,) = grid("quick", ["bimodal_1bit"], ["comm"])
+    assert quick.build_generator().size == 32 and quick.model().image_channels == 32
+    assert quick.scale.n_pretrain == 1280 and vector.scale.n_pretrain == 4000
+    assert quick.train_config().augment.__class__.__name__ == "ImageAugment"
+    assert quick.config()["scoring"]["n_pid"] == 2000 and run_id(quick.config()) != run_id(vector.config())
+    (paper,) = grid("paper", ["trifeature_biased"], ["infmasking"], [0])
+    model = paper.model()
+    assert paper.build_generator().size == 224 and paper.build_generator().biased_pairing
+    assert (model.image_encoder, model.embed_dim, model.image_grid) == ("alexnet", 512, 6)
+    assert (paper.scale.n_pretrain, paper.scale.epochs, paper.scale.lr) == (10000, 100, 3e-4)
+    objective = build_objective("infmasking", [(3, 224, 224)] * 2, model).eval()
+    with torch.no_grad():
+        rep = objective.represent([torch.rand(2, 3, 224, 224), torch.rand(2, 3, 224, 224)])
+    assert rep.joint.shape == (2, 512)

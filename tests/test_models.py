@@ -55,3 +55,29 @@ def test_model_config_validation() -> None:
         ModelConfig(embed_dim=10, fusion_heads=4)
     with pytest.raises(ValueError, match="adapter"):
         ModelConfig(adapter="patches")
+
+
+def test_image_modalities_become_patch_tokens_with_fixed_positions() -> None:
+    torch.manual_seed(2)
+    config = ModelConfig(embed_dim=16, fusion_heads=2, image_channels=8, image_grid=4)
+    net = FusedNetwork([(3, 32, 32), 6], config)
+    images, vectors = torch.randint(0, 256, (5, 3, 32, 32), dtype=torch.uint8), torch.randn(5, 6)
+    tokens = net.tokens([images, vectors])
+    assert tokens[0].shape == (5, 16, 16) and tokens[1].shape == (5, 1, 16)
+    adapter = net.adapters[0]
+    assert "positions" not in dict(adapter.named_parameters()) and adapter.positions.shape == (16, 16)
+    assert len({tuple(row.tolist()) for row in adapter.positions}) == 16  # every cell has its own position
+    # uint8 and float [0, 1] inputs are the same image
+    float_tokens = net.tokens([images.float() / 255, vectors])
+    assert torch.allclose(tokens[0], float_tokens[0], atol=1e-5)
+    # the image modality alone: changing the vector does not reach subset {1}
+    a, b = net([images, vectors]), net([images, vectors + 3])
+    assert torch.allclose(a[0], b[0], atol=1e-6) and not torch.allclose(a[2], b[2])
+
+
+def test_alexnet_trunk_gives_comm_s_trifeature_token_grid() -> None:
+    config = ModelConfig(embed_dim=32, fusion_heads=4, image_encoder="alexnet", image_grid=6)
+    net = FusedNetwork([(3, 224, 224), (3, 224, 224)], config)
+    tokens = net.tokens([torch.rand(2, 3, 224, 224), torch.rand(2, 3, 224, 224)])
+    assert tokens[0].shape == (2, 36, 32)  # 6 x 6 patches, as CoMM's AlexNet (256 x 6 x 6 maps)
+    assert net.encoders.encoders[0](torch.rand(2, 3, 224, 224)).shape == (2, 32)

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from generators import bimodal
-from interactions.augment import VectorAugment, augment_view
+from generators import FactorGenerator, TrifeatureGenerator, bimodal
+from interactions.augment import ImageAugment, VectorAugment, augment_view
 from interactions.losses import clip_loss, nt_xent
 from interactions.models import ModelConfig
 from interactions.objectives import Views, available_objectives, build_objective
@@ -20,6 +20,9 @@ OPTIONS = {
     "cross": {},
     "cross_self": {},
     "supervised": {"task": "all", "n_classes": 16},
+    "cmc": {},
+    "infmasking": {},
+    "factorcl": {"critic_hidden": 32},
 }
 
 
@@ -132,8 +135,13 @@ def test_declared_representations() -> None:
         obj = build_objective(name, [10, 10], SMALL, **options).eval()
         rep = obj.represent(xs)
         assert len(rep.per_modality) == 2
-        concatenated = name in ("cross", "cross_self") or options.get("architecture") == "encoders"
-        assert rep.joint.shape[1] == (2 if concatenated else 1) * SMALL.embed_dim
+        concatenated = (
+            name in ("cross", "cross_self", "cmc", "factorcl") or options.get("architecture") == "encoders"
+        )
+        width = {"factorcl": 4}.get(
+            name, 2 if concatenated else 1
+        )  # FactorCL: shared and unique per modality
+        assert rep.joint.shape[1] == width * SMALL.embed_dim
         if concatenated:
             assert torch.equal(rep.joint, torch.cat(rep.per_modality, dim=1))
     assert set(OPTIONS) | {"random"} <= set(available_objectives())
@@ -162,3 +170,151 @@ def test_invalid_objective_options() -> None:
         build_objective("random", [4, 4], architecture="cnn")
     with pytest.raises(ValueError, match="n_classes"):
         build_objective("supervised", [4, 4], n_classes=1)
+    with pytest.raises(ValueError, match="mask_ratio"):
+        build_objective("infmasking", [4, 4], mask_ratio=1.0)
+    with pytest.raises(ValueError, match="n_masks"):
+        build_objective("infmasking", [4, 4], n_masks=1)
+    with pytest.raises(ValueError, match="club_steps"):
+        build_objective("factorcl", [4, 4], club_steps=0)
+    with pytest.raises(ValueError, match="modality_dims"):
+        build_objective("cmc", [4, (3, 8)])
+
+
+def test_cmc_loss_is_the_mean_pairwise_nt_xent() -> None:
+    sample = FactorGenerator(n_modalities=3, dim=10, factor_dim=2, nuisance_dim=1).sample(10, seed=0)
+    xs = [torch.as_tensor(x, dtype=torch.float64) for x in sample.modalities]
+    cmc = build_objective("cmc", [10, 10, 10], SMALL, seed=1).double()
+    z = [head(h) for head, h in zip(cmc.heads, cmc.encoders(xs), strict=True)]
+    pairs = [(0, 1), (0, 2), (1, 2)]
+    expected = sum(naive_nt_xent(z[i], z[j], 0.1) for i, j in pairs) / 3
+    assert cmc.loss(Views(xs, xs, xs, {}))["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+
+
+def naive_mask_term(q: torch.Tensor, masked: torch.Tensor, lam: float, tau: float) -> torch.Tensor:
+    """Expected InfoNCE over masks under the Gaussian bound, one anchor at a time, explicit covariances."""
+    q = [v / v.norm() for v in q]
+    m = masked / masked.norm(dim=-1, keepdim=True)
+    k, n = m.shape[0], m.shape[1]
+    mu = [m[:, j].mean(0) for j in range(n)]
+    total = 0.0
+    for i in range(n):
+        sigma = sum(torch.outer(m[c, i] - mu[i], m[c, i] - mu[i]) for c in range(k)) / k
+        positive = q[i] @ mu[i] / tau + 0.5 * lam * q[i] @ sigma @ q[i] / tau**2
+        negatives = [q[i] @ mu[j] / tau for j in range(n) if j != i] + [
+            q[i] @ q[j] / tau for j in range(n) if j != i
+        ]
+        total += -(positive - torch.logsumexp(torch.stack([positive, *negatives]), 0))
+        total += 0.5 * lam * q[i] @ sigma @ q[i] / tau**2
+    return total / n
+
+
+def test_infmasking_loss_matches_a_reference() -> None:
+    obj = build_objective("infmasking", [10, 10], SMALL, seed=1, n_masks=3, mask_lambda=0.5).double()
+    views = _views(seed=3)
+    torch.manual_seed(7)
+    out = obj.loss(views)
+    torch.manual_seed(7)
+    net, head = obj.network, obj.head
+    tokens = obj.view_tokens(views)
+    masked = obj.masked_fusion(tokens)  # the same masks: the same random draws
+    b = views.first[0].shape[0]
+    z = [
+        [head(zz) for zz in net.fusion.forward_each(net.tokens(v), net.subsets)]
+        for v in (views.first, views.second)
+    ]
+    zm = [torch.stack([head(masked[c, view * b : (view + 1) * b]) for c in range(3)]) for view in (0, 1)]
+    comm_terms = [
+        0.5 * (naive_nt_xent(z[0][t], z[1][-1], 0.1) + naive_nt_xent(z[1][t], z[0][-1], 0.1))
+        for t in range(3)
+    ]
+    mask = 0.5 * (naive_mask_term(z[0][-1], zm[1], 0.5, 0.1) + naive_mask_term(z[1][-1], zm[0], 0.5, 0.1))
+    assert out["loss_mask"].item() == pytest.approx(mask.item(), abs=1e-6)
+    assert out["loss"].item() == pytest.approx(
+        (sum(t.item() for t in comm_terms) + mask.item()) / 4, abs=1e-6
+    )
+    annealed = build_objective("infmasking", [10, 10], SMALL, anneal=True, mask_lambda=2.0)
+    annealed.start_epoch(0, 4)
+    assert annealed.current_lambda == pytest.approx(0.5)
+    annealed.start_epoch(3, 4)
+    assert annealed.current_lambda == pytest.approx(2.0)
+
+
+def naive_critic(critic, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """f(a_i, b_j) from the concatenated input, pair by pair."""
+    weight = torch.cat([critic.a.weight, critic.b.weight], dim=1)
+    rows = []
+    for i in range(len(a)):
+        rows.append(
+            torch.stack(
+                [
+                    critic.out(torch.relu(weight @ torch.cat([a[i], b[j]]) + critic.a.bias))[0]
+                    for j in range(len(b))
+                ]
+            )
+        )
+    return torch.stack(rows)
+
+
+def naive_info_nce(f: torch.Tensor) -> torch.Tensor:
+    n = len(f)
+    return sum(f[i, i] - torch.logsumexp(f[i], 0) for i in range(n)) / n + math.log(n)
+
+
+def naive_club(f: torch.Tensor) -> torch.Tensor:
+    n = len(f)
+    return sum(f[i, i] for i in range(n)) / n - sum(f[i, j] for i in range(n) for j in range(n) if i != j) / (
+        n * (n - 1)
+    )
+
+
+def test_factorcl_loss_matches_a_reference_and_club_critics_train_apart() -> None:
+    obj = build_objective("factorcl", [10, 10], SMALL, seed=2, critic_hidden=16).double()
+    views = _views(n=8, seed=4)
+    club_before = {k: v.clone() for k, v in obj.club_critics.state_dict().items()}
+    rest_before = {k: v.clone() for k, v in obj.state_dict().items() if not k.startswith("club_critics")}
+    out = obj.loss(views)
+    # The CLUB critics took their own step; nothing else moved.
+    assert any(not torch.equal(club_before[k], v) for k, v in obj.club_critics.state_dict().items())
+    assert all(
+        torch.equal(rest_before[k], v)
+        for k, v in obj.state_dict().items()
+        if not k.startswith("club_critics")
+    )
+    (s1, s2), (u1, u2) = obj.factors(views.clean)
+    (s1a, s2a), (u1a, u2a) = obj.factors(views.first)
+    c, club = obj.critics, obj.club_critics
+    shared = naive_info_nce(naive_critic(c["shared12"], s1, s2)) - naive_club(
+        naive_critic(club["shared_conditional12"], torch.cat([s1, s1a], 1), torch.cat([s2, s2a], 1))
+    )
+    beyond = naive_info_nce(
+        naive_critic(c["unique_conditional12"], torch.cat([u1, u1a], 1), torch.cat([u2, u2a], 1))
+    ) - naive_club(naive_critic(club["unique12"], u1, u2))
+    unique1 = naive_info_nce(naive_critic(c["unique1"], u1, u1a)) + beyond
+    unique2 = naive_info_nce(naive_critic(c["unique2"], u2, u2a)) + beyond
+    assert out["loss"].item() == pytest.approx(-(shared + unique1 + unique2).item(), abs=1e-6)
+    out["loss"].backward()  # the loss trains encoders, heads and InfoNCE critics, never the CLUB critics
+    assert all(p.grad is None for p in obj.club_critics.parameters())
+    assert all(p.grad is not None for p in obj.critics.parameters())
+
+
+def test_new_objectives_take_images_and_three_modalities() -> None:
+    images = [torch.rand(6, 3, 32, 32), torch.rand(6, 3, 32, 32)]
+    vectors = [torch.randn(6, 10) for _ in range(3)]
+    for name in ("cmc", "infmasking", "factorcl"):
+        for xs in (images, vectors):
+            dims = [tuple(x.shape[1:]) if x.ndim == 4 else x.shape[1] for x in xs]
+            obj = build_objective(name, dims, SMALL, seed=0, **OPTIONS[name])
+            assert torch.isfinite(obj.loss(Views(xs, xs, xs, {}))["loss"])
+            assert len(obj.eval().represent(xs).per_modality) == len(xs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", ["comm", "cmc", "infmasking", "factorcl"])
+def test_objectives_train_on_cuda_unchanged(name: str) -> None:
+    sample = TrifeatureGenerator().sample(64, seed=0, split="pretrain")
+    obj = build_objective(name, [(3, 32, 32)] * 2, SMALL, seed=0, **OPTIONS[name])
+    config = TrainConfig(epochs=1, batch_size=32, device="cuda", augment=ImageAugment())
+    history = train(obj, sample, config).history
+    assert math.isfinite(history[-1]["loss"])
+    rep = obj.eval().represent([torch.as_tensor(x[:8], device="cuda") for x in sample.modalities])
+    assert rep.joint.is_cuda

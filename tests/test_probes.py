@@ -92,3 +92,22 @@ def test_invalid_probe_arguments() -> None:
         LinearProbe().fit(np.ones((3, 2)), np.zeros(4))
     with pytest.raises(ValueError, match="finite"):
         LinearProbe().fit(np.full((3, 2), np.nan), np.zeros(3))
+
+
+def test_rare_class_is_decided_for_balanced_accuracy() -> None:
+    """A 10%-positive label with a weak linear signal: the posterior never reaches 1/2, so a plain argmax
+    predicts the majority class (50% balanced accuracy); the probe's p(y | x) / p(y) rule recovers the
+    signal, close to the balanced-accuracy Bayes rule computed from the true posterior."""
+    rng = np.random.default_rng(0)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = (rng.random(n) < 0.1).astype(int)
+        return (y[:, None] * 0.8 + rng.standard_normal((n, 1))), y
+
+    (x_train, y_train), (x_test, y_test) = draw(8000), draw(8000)
+    probe = LinearProbe().fit(x_train, y_train)
+    assert (probe.predict_proba(x_test)[:, 1] < 0.5).mean() > 0.95  # argmax would be all-negative
+    bayes = (x_test[:, 0] > 0.4).astype(int) == y_test  # the likelihood-ratio threshold: 0.8 / 2
+    bayes_ba = 0.5 * (bayes[y_test == 1].mean() + bayes[y_test == 0].mean())
+    assert probe.score(x_test, y_test).balanced_accuracy == pytest.approx(bayes_ba, abs=0.02)
+    assert bayes_ba > 0.6

@@ -1,4 +1,7 @@
-"""The two architectures objectives are built on: a fused network and per-modality encoders."""
+"""The two architectures objectives are built on: a fused network and per-modality encoders.
+
+A modality is described by its shape: an int d for (B, d) vectors, (3, H, W) for RGB images.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +11,68 @@ import torch
 from torch import nn
 
 from interactions.models.config import ModelConfig
-from interactions.models.encoders import FeatureTokenizer, MLPEncoder, SingleTokenAdapter
+from interactions.models.encoders import (
+    FeatureTokenizer,
+    ImageEncoder,
+    MLPEncoder,
+    PatchAdapter,
+    SingleTokenAdapter,
+    alexnet_trunk,
+    small_cnn,
+)
 from interactions.models.fusion import FusionTransformer
+
+ModalityShape = int | tuple[int, ...]
+
+
+def is_image(shape: ModalityShape) -> bool:
+    return not isinstance(shape, int)
+
+
+def modality_encoder(shape: ModalityShape, config: ModelConfig) -> nn.Module:
+    """An MLP for a vector modality, a convolutional `ImageEncoder` for an image modality."""
+    if not is_image(shape):
+        return MLPEncoder(shape, config.encoder_hidden, config.embed_dim, config.encoder_depth)
+    if config.image_encoder == "alexnet":
+        return ImageEncoder(alexnet_trunk(), 256, config.image_grid, config.embed_dim)
+    return ImageEncoder(
+        small_cnn(config.image_channels), config.image_channels, config.image_grid, config.embed_dim
+    )
 
 
 class EncoderNetwork(nn.Module):
-    """One MLP encoder per modality, each to `embed_dim` features."""
+    """One encoder per modality, each to `embed_dim` features."""
 
-    def __init__(self, modality_dims: Sequence[int], config: ModelConfig) -> None:
+    def __init__(self, modality_shapes: Sequence[ModalityShape], config: ModelConfig) -> None:
         super().__init__()
-        self.encoders = nn.ModuleList(
-            MLPEncoder(d, config.encoder_hidden, config.embed_dim, config.encoder_depth)
-            for d in modality_dims
-        )
+        self.encoders = nn.ModuleList(modality_encoder(shape, config) for shape in modality_shapes)
 
     def forward(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         return [encoder(x) for encoder, x in zip(self.encoders, xs, strict=True)]
 
 
 class FusedNetwork(nn.Module):
-    """Encoders -> token adapters -> fusion transformer; `forward` gives CLS outputs per modality subset."""
+    """Encoders -> token adapters -> fusion transformer; `forward` gives CLS outputs per modality subset.
 
-    def __init__(self, modality_dims: Sequence[int], config: ModelConfig) -> None:
+    Vector modalities become one token (`adapter="single"`) or one per feature (`"features"`); image
+    modalities one token per cell of the encoder's feature map (`PatchAdapter`).
+    """
+
+    def __init__(self, modality_shapes: Sequence[ModalityShape], config: ModelConfig) -> None:
         super().__init__()
-        self.n_modalities = len(modality_dims)
-        self.encoders = EncoderNetwork(modality_dims, config)
-        if config.adapter == "single":
-            self.adapters = nn.ModuleList(SingleTokenAdapter() for _ in modality_dims)
-        else:
-            self.adapters = nn.ModuleList(
-                FeatureTokenizer(config.embed_dim, config.embed_dim) for _ in modality_dims
-            )
+        self.n_modalities = len(modality_shapes)
+        self.encoders = EncoderNetwork(modality_shapes, config)
+        self.adapters = nn.ModuleList(self._adapter(shape, config) for shape in modality_shapes)
         self.fusion = FusionTransformer(config.embed_dim, config.fusion_depth, config.fusion_heads)
+
+    @staticmethod
+    def _adapter(shape: ModalityShape, config: ModelConfig) -> nn.Module:
+        if is_image(shape):
+            channels = 256 if config.image_encoder == "alexnet" else config.image_channels
+            return PatchAdapter(channels, config.image_grid, config.embed_dim)
+        if config.adapter == "single":
+            return SingleTokenAdapter()
+        return FeatureTokenizer(config.embed_dim, config.embed_dim)
 
     @property
     def subsets(self) -> list[tuple[int, ...]]:
@@ -47,7 +80,10 @@ class FusedNetwork(nn.Module):
         return [(m,) for m in range(self.n_modalities)] + [tuple(range(self.n_modalities))]
 
     def tokens(self, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        return [adapter(h) for adapter, h in zip(self.adapters, self.encoders(xs), strict=True)]
+        out = []
+        for encoder, adapter, x in zip(self.encoders.encoders, self.adapters, xs, strict=True):
+            out.append(adapter(encoder.features(x) if isinstance(encoder, ImageEncoder) else encoder(x)))
+        return out
 
     def forward(
         self, xs: Sequence[torch.Tensor], subsets: list[tuple[int, ...]] | None = None

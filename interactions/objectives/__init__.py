@@ -1,6 +1,15 @@
 """Objectives, one per file, registered by name. Importing this package registers the built-in ones."""
 
-from interactions.objectives import comm, cross, cross_self, random, supervised  # noqa: F401  (registration)
+from interactions.objectives import (  # noqa: F401  (registration)
+    cmc,
+    comm,
+    cross,
+    cross_self,
+    factorcl,
+    infmasking,
+    random,
+    supervised,
+)
 from interactions.objectives.base import (
     Objective,
     Representations,

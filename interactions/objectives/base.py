@@ -7,11 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import numpy as np
 import torch
 from torch import nn
 
 from generators.base import check_float
-from interactions.models import EncoderNetwork, FusedNetwork, ModelConfig
+from interactions.models import EncoderNetwork, FusedNetwork, ModalityShape, ModelConfig
 
 
 @dataclass
@@ -34,16 +35,20 @@ class Representations:
 
 class Objective(nn.Module):
     """Base class. Subclasses set `name` (through `register_objective`), build their networks in
-    `__init__(modality_dims, model, **options)`, and implement `loss` and `represent`."""
+    `__init__(modality_dims, model, **options)`, and implement `loss` and `represent`. `modality_dims` has one
+    entry per modality: an int for a vector modality, (3, H, W) for an RGB image modality."""
 
     name: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
 
-    def __init__(self, modality_dims: Sequence[int], model: ModelConfig | None = None) -> None:
+    def __init__(self, modality_dims: Sequence[ModalityShape], model: ModelConfig | None = None) -> None:
         super().__init__()
-        if len(modality_dims) < 2 or any(int(d) < 1 for d in modality_dims):
-            raise ValueError(f"modality_dims must list >= 2 positive dimensions, got {list(modality_dims)!r}")
-        self.modality_dims = [int(d) for d in modality_dims]
+        self.modality_dims = [_modality_shape(d) for d in modality_dims]
+        if len(self.modality_dims) < 2 or None in self.modality_dims:
+            raise ValueError(
+                "modality_dims must list >= 2 modality shapes (a positive vector dimension, or (3, H, W) for "
+                f"RGB images), got {list(modality_dims)!r}"
+            )
         self.model_config = model if model is not None else ModelConfig()
 
     def loss(self, views: Views) -> dict[str, torch.Tensor]:
@@ -52,6 +57,9 @@ class Objective(nn.Module):
 
     def represent(self, xs: Sequence[torch.Tensor]) -> Representations:
         raise NotImplementedError
+
+    def start_epoch(self, epoch: int, epochs: int) -> None:
+        """Called by the trainer before epoch `epoch` (0-based) of `epochs`, e.g. to anneal a weight."""
 
     def options(self) -> dict:
         """The objective's own options (JSON-ready), enough to rebuild it with `build_objective`."""
@@ -68,6 +76,16 @@ def concatenated_representations(encoders: EncoderNetwork, xs: Sequence[torch.Te
     """The concatenated encoder outputs and each encoder's output."""
     per_modality = encoders(xs)
     return Representations(joint=torch.cat(per_modality, dim=1), per_modality=per_modality)
+
+
+def _modality_shape(shape: object) -> ModalityShape | None:
+    """An int d >= 1, or a (3, H, W) tuple of positive ints (a list is accepted, as JSON gives it)."""
+    if isinstance(shape, int | np.integer) and not isinstance(shape, bool) and shape >= 1:
+        return int(shape)
+    if isinstance(shape, tuple | list) and len(shape) == 3 and shape[0] == 3:
+        if all(isinstance(s, int | np.integer) and s >= 1 for s in shape):
+            return tuple(int(s) for s in shape)
+    return None
 
 
 def check_positive(name: str, value: float) -> float:

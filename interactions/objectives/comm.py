@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 
 from interactions.losses import nt_xent
-from interactions.models import FusedNetwork, ModelConfig, projection_head, subset_name
+from interactions.models import FusedNetwork, ModalityShape, ModelConfig, projection_head, subset_name
 from interactions.objectives.base import (
     Objective,
     Representations,
@@ -35,7 +35,7 @@ from interactions.objectives.registry import register_objective
 class CoMM(Objective):
     def __init__(
         self,
-        modality_dims: Sequence[int],
+        modality_dims: Sequence[ModalityShape],
         model: ModelConfig | None = None,
         temperature: float = 0.1,
         weights: Sequence[float] | None = None,
@@ -52,21 +52,35 @@ class CoMM(Objective):
         self.head = projection_head(cfg.embed_dim, cfg.head_hidden, cfg.head_out)
 
     def loss(self, views: Views) -> dict[str, torch.Tensor]:
-        # Both views go through the encoders and the fusion together; the head sees (subset, view) groups,
-        # so its BatchNorm statistics stay per subset and per view (GroupedBatchNorm1d), as in CoMM's code.
-        both = self.network([torch.cat(pair) for pair in zip(views.first, views.second, strict=True)])
-        s, b = both.shape[0], views.first[0].shape[0]
-        z = self.head(both.view(s, 2, b, -1).reshape(2 * s, b, -1)).view(s, 2, b, -1)
-        z1, z2 = z[:, 0], z[:, 1]
+        tokens = self.view_tokens(views)
+        z = self.project(self.network.fusion(tokens, self.network.subsets), batch=views.first[0].shape[0])
+        return self.weighted(self.subset_terms(z[:, 0], z[:, 1]))
+
+    def view_tokens(self, views: Views) -> list[torch.Tensor]:
+        """Both views' tokens, stacked along the batch (the encoders run once for the two views)."""
+        return self.network.tokens([torch.cat(pair) for pair in zip(views.first, views.second, strict=True)])
+
+    def project(self, fused: torch.Tensor, batch: int) -> torch.Tensor:
+        """(groups, 2 * batch, E) fusion outputs of both views -> (groups, 2, batch, head_out) head outputs.
+        The head sees every (group, view) separately, so its BatchNorm statistics are per subset and per
+        view (GroupedBatchNorm1d), as in CoMM's code."""
+        g = fused.shape[0]
+        return self.head(fused.view(g * 2, batch, -1)).view(g, 2, batch, -1)
+
+    def subset_terms(self, z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
+        """CoMM's n + 1 terms from the head outputs (n + 1, B, D) of the two views, subsets in order."""
         n, tau = len(self.modality_dims), self.temperature
         terms = {
-            f"loss_{subset_name(s, n)}": 0.5 * (nt_xent(z1[t], z2[-1], tau) + nt_xent(z2[t], z1[-1], tau))
+            f"loss_{subset_name(s, n)}": 0.5 * (nt_xent(z1[t], z2[n], tau) + nt_xent(z2[t], z1[n], tau))
             for t, s in enumerate(self.network.subsets[:-1])
         }
-        terms["loss_all"] = nt_xent(
-            z1[-1], z2[-1], tau
-        )  # both halves of the full term are this symmetric loss
-        total = sum(w * t for w, t in zip(self.weights, terms.values(), strict=True)) / sum(self.weights)
+        terms["loss_all"] = nt_xent(z1[n], z2[n], tau)  # both halves of the full term are this symmetric loss
+        return terms
+
+    def weighted(self, terms: dict[str, torch.Tensor], weights: Sequence[float] | None = None) -> dict:
+        """`{"loss": weighted mean of the terms, **detached terms}` (CoMM's `weights` by default)."""
+        weights = self.weights if weights is None else weights
+        total = sum(w * t for w, t in zip(weights, terms.values(), strict=True)) / sum(weights)
         return {"loss": total, **{k: v.detach() for k, v in terms.items()}}
 
     def represent(self, xs: Sequence[torch.Tensor]) -> Representations:

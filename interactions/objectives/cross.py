@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from interactions.losses import clip_loss
-from interactions.models import EncoderNetwork, ModelConfig
+from interactions.models import EncoderNetwork, ModalityShape, ModelConfig
 from interactions.objectives.base import Objective, Representations, Views, concatenated_representations
 from interactions.objectives.registry import register_objective
 
@@ -42,7 +42,7 @@ def pairwise_clip(projections: list[torch.Tensor], scale: torch.Tensor) -> torch
 
 @register_objective("cross")
 class Cross(Objective):
-    def __init__(self, modality_dims: Sequence[int], model: ModelConfig | None = None) -> None:
+    def __init__(self, modality_dims: Sequence[ModalityShape], model: ModelConfig | None = None) -> None:
         super().__init__(modality_dims, model)
         cfg = self.model_config
         self.encoders = EncoderNetwork(self.modality_dims, cfg)

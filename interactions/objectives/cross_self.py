@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from interactions.losses import nt_xent
-from interactions.models import EncoderNetwork, ModelConfig, projection_head
+from interactions.models import EncoderNetwork, ModalityShape, ModelConfig, projection_head
 from interactions.objectives.base import (
     Objective,
     Representations,
@@ -31,7 +31,7 @@ from interactions.objectives.registry import register_objective
 class CrossSelf(Objective):
     def __init__(
         self,
-        modality_dims: Sequence[int],
+        modality_dims: Sequence[ModalityShape],
         model: ModelConfig | None = None,
         ssl_weight: float = 1.0,
         temperature: float = 0.1,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
-from interactions.models import EncoderNetwork, FusedNetwork, ModelConfig
+from interactions.models import EncoderNetwork, FusedNetwork, ModalityShape, ModelConfig
 from interactions.objectives.base import (
     Objective,
     Representations,
@@ -29,7 +29,10 @@ class Random(Objective):
     trainable = False
 
     def __init__(
-        self, modality_dims: Sequence[int], model: ModelConfig | None = None, architecture: str = "fused"
+        self,
+        modality_dims: Sequence[ModalityShape],
+        model: ModelConfig | None = None,
+        architecture: str = "fused",
     ) -> None:
         super().__init__(modality_dims, model)
         if architecture not in ARCHITECTURES:

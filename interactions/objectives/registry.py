@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import torch
 
-from interactions.models import ModelConfig
+from interactions.models import ModalityShape, ModelConfig
 from interactions.objectives.base import Objective
 
 ENTRY_POINT_GROUP = "interactions.objectives"
@@ -54,7 +54,7 @@ def objective_class(name: str) -> type[Objective]:
 
 def build_objective(
     name: str,
-    modality_dims: Sequence[int],
+    modality_dims: Sequence[ModalityShape],
     model: ModelConfig | None = None,
     seed: int = 0,
     **options: object,

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from interactions.models import FusedNetwork, ModelConfig
+from interactions.models import FusedNetwork, ModalityShape, ModelConfig
 from interactions.objectives.base import Objective, Representations, Views, fused_representations
 from interactions.objectives.registry import register_objective
 
@@ -21,7 +21,7 @@ from interactions.objectives.registry import register_objective
 class Supervised(Objective):
     def __init__(
         self,
-        modality_dims: Sequence[int],
+        modality_dims: Sequence[ModalityShape],
         model: ModelConfig | None = None,
         task: str = "all",
         n_classes: int = 2,
