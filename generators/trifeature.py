@@ -97,7 +97,7 @@ class TrifeatureGenerator:
         """All rendered images of a pool, (n, 3, size, size) uint8 (cached on disk)."""
         attributes = self._pool_attributes(pool)
         render_seed = int(
-            np.random.SeedSequence([self.seed, _STRUCTURE_STREAM, pool == "test"]).generate_state(1)[0]
+            np.random.SeedSequence([self.seed, _STRUCTURE_STREAM, int(pool == "test")]).generate_state(1)[0]
         )
         return cached_render(*attributes.T, self.size, render_seed, self.texture_period)
 
@@ -190,7 +190,7 @@ class TrifeatureGenerator:
         return Truth(task, _atoms(self, task), n_classes, 1.0 / n_classes, 1.0)
 
     def config(self) -> dict:
-        return {"kind": "trifeature", **asdict(self)}
+        return {"generator": "trifeature", **asdict(self)}
 
 
 @cache
