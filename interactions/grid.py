@@ -165,6 +165,22 @@ PRESETS = {
             checkpoints=(0, 10), batch_size=64, mlp_probe=False, image_model=(("image_channels", 32),),
         ),
     ),
+    "medium": Preset(  # the Trifeature scale study on a CPU (an estimated 1.5 hours on 2 cores)
+        name="medium",
+        generators=("trifeature", "trifeature_biased"),
+        objectives=("comm", "cross", "cross_self", "random_fused", "random_encoders"),
+        seeds=(0,),
+        n_pretrain=4000,
+        n_probe_train=2000,
+        n_probe_test=2000,
+        n_pid=6000,
+        epochs=15,
+        checkpoints=(0, 5, 15),
+        images=_images(
+            n_pretrain=10000, n_probe_train=2000, n_probe_test=2000, n_pid=2000, epochs=28,
+            checkpoints=(0, 7, 14, 21, 28), batch_size=128, mlp_probe=False,
+        ),
+    ),
     "paper": Preset(
         name="paper",
         generators=tuple(GENERATORS),
