@@ -130,6 +130,29 @@ def _images(**sizes: object) -> Preset:
 
 
 ALL_ARMS = tuple(ARMS)
+_QUICK = Preset(
+    name="quick",
+    generators=tuple(GENERATORS),
+    objectives=ALL_ARMS,
+    seeds=(0,),
+    n_pretrain=4000,
+    n_probe_train=2000,
+    n_probe_test=2000,
+    n_pid=6000,
+    epochs=15,
+    checkpoints=(0, 5, 15),
+    images=_images(  # 32 px, small CNN, linear probe only: both Trifeature generators in 10 minutes
+        n_pretrain=1280,
+        n_probe_train=2000,
+        n_probe_test=2000,
+        n_pid=2000,
+        epochs=10,
+        checkpoints=(0, 10),
+        batch_size=64,
+        mlp_probe=False,
+        image_model=(("image_channels", 32),),
+    ),
+)
 PRESETS = {
     "smoke": Preset(
         name="smoke",
@@ -149,33 +172,12 @@ PRESETS = {
             batch_size=64, n_permutations=5, n_bootstrap=10, mlp_probe=False,
         ),
     ),
-    "quick": Preset(
-        name="quick",
-        generators=tuple(GENERATORS),
-        objectives=ALL_ARMS,
-        seeds=(0,),
-        n_pretrain=4000,
-        n_probe_train=2000,
-        n_probe_test=2000,
-        n_pid=6000,
-        epochs=15,
-        checkpoints=(0, 5, 15),
-        images=_images(  # 32 px, small CNN, linear probe only: both Trifeature generators in 10 minutes
-            n_pretrain=1280, n_probe_train=2000, n_probe_test=2000, n_pid=2000, epochs=10,
-            checkpoints=(0, 10), batch_size=64, mlp_probe=False, image_model=(("image_channels", 32),),
-        ),
-    ),
-    "medium": Preset(  # the Trifeature scale study on a CPU (an estimated 1.5 hours on 2 cores)
+    "quick": _QUICK,
+    "medium": replace(  # the Trifeature scale study on a CPU (an estimated 1.5 hours on 2 cores)
+        _QUICK,
         name="medium",
         generators=("trifeature", "trifeature_biased"),
         objectives=("comm", "cross", "cross_self", "random_fused", "random_encoders"),
-        seeds=(0,),
-        n_pretrain=4000,
-        n_probe_train=2000,
-        n_probe_test=2000,
-        n_pid=6000,
-        epochs=15,
-        checkpoints=(0, 5, 15),
         images=_images(
             n_pretrain=10000, n_probe_train=2000, n_probe_test=2000, n_pid=2000, epochs=28,
             checkpoints=(0, 7, 14, 21, 28), batch_size=128, mlp_probe=False,
