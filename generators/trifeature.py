@@ -24,7 +24,7 @@ of the rendered image, so the Bayes ceiling is 1.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 
 import numpy as np
 
@@ -94,7 +94,11 @@ class TrifeatureGenerator:
         return np.repeat(self.combinations(pool), renders, axis=0)
 
     def images(self, pool: str) -> np.ndarray:
-        """All rendered images of a pool, (n, 3, size, size) uint8 (cached on disk)."""
+        """All rendered images of a pool, (n, 3, size, size) uint8 (cached on disk; the last few pools stay
+        in memory, shared by equal generators, so repeated draws do not decompress them again)."""
+        return _pool_images(self, pool)
+
+    def _render_pool(self, pool: str) -> np.ndarray:
         attributes = self._pool_attributes(pool)
         render_seed = int(
             np.random.SeedSequence([self.seed, _STRUCTURE_STREAM, int(pool == "test")]).generate_state(1)[0]
@@ -103,6 +107,9 @@ class TrifeatureGenerator:
 
     def _pairs(self, pool: str, biased: bool) -> np.ndarray:
         """Every ordered same-shape pair (i1, i2) of the pool (obeying M when `biased`), shape (n, 2)."""
+        return _pool_pairs(self, pool, biased)
+
+    def _enumerate_pairs(self, pool: str, biased: bool) -> np.ndarray:
         attributes = self._pool_attributes(pool)
         pairs = []
         for shape in range(N_VALUES):
@@ -196,3 +203,17 @@ class TrifeatureGenerator:
 @cache
 def _atoms(generator: TrifeatureGenerator, task: str) -> dict[str, float]:
     return broja_pid(generator.latent_table(task)).atoms
+
+
+@lru_cache(maxsize=4)
+def _pool_images(generator: TrifeatureGenerator, pool: str) -> np.ndarray:
+    images = generator._render_pool(pool)
+    images.flags.writeable = False  # shared between callers
+    return images
+
+
+@lru_cache(maxsize=8)
+def _pool_pairs(generator: TrifeatureGenerator, pool: str, biased: bool) -> np.ndarray:
+    pairs = generator._enumerate_pairs(pool, biased)
+    pairs.flags.writeable = False
+    return pairs
