@@ -168,7 +168,51 @@ def _trifeature_comparison(final: pd.DataFrame) -> list[str]:
             cells.append(f"{_mean_std(rows['value'])} / {paper}")
         source = published[3] if published else ""
         lines.append(f"| {objective} | " + " | ".join(cells) + f" | {source} |")
-    return [*lines, ""]
+    return [*lines, "", *_trifeature_pattern(linear), ""]
+
+
+def _trifeature_pattern(linear: pd.DataFrame) -> list[str]:
+    """Which parts of the paper's qualitative pattern hold in these scores (thresholds stated inline)."""
+
+    def score(objective: str, generator: str, task: str) -> float | None:
+        rows = linear[
+            (linear["objective"] == objective) & (linear["generator"] == generator) & (linear["task"] == task)
+        ]
+        return None if rows.empty else 100 * float(rows["value"].mean())
+
+    def verdict(holds: bool | None) -> str:
+        return "not measured" if holds is None else ("holds" if holds else "does not hold")
+
+    self_supervised = [  # supervised trains on the synergy label alone here
+        o
+        for o in _objective_order(list(linear["objective"].unique()))
+        if o != "supervised" and "random" not in o
+    ]
+    redundancy = {o: score(o, "trifeature", "redundancy") for o in self_supervised}
+    measured = {o: r for o, r in redundancy.items() if r is not None}
+    below = ", ".join(f"{o} {r:.1f}" for o, r in measured.items() if r < 90) or "none"
+    all_above = all(r >= 90 for r in measured.values()) if measured else None
+    cross_u, self_u = score("cross", "trifeature", "unique1"), score("cross_self", "trifeature", "unique1")
+    synergy = {o: score(o, "trifeature_biased", "synergy") for o in ("comm", "cross", "cross_self")}
+    baselines = [synergy["cross"], synergy["cross_self"]]
+    return [
+        "The paper's pattern at this scale:",
+        "",
+        f"- R >= 90% for every self-supervised objective: {verdict(all_above)} (below 90: {below}).",
+        f"- Cross's U1 near chance (<= 20%): {verdict(None if cross_u is None else cross_u <= 20)}"
+        + (f" ({cross_u:.1f})." if cross_u is not None else "."),
+        f"- Cross+Self's U1 far above chance (>= 50%): {verdict(None if self_u is None else self_u >= 50)}"
+        + (f" ({self_u:.1f})." if self_u is not None else "."),
+        "- CoMM's S clearly above 50% (>= 60%) while Cross and Cross+Self stay within 50 +/- 5: "
+        + verdict(
+            None
+            if None in (synergy["comm"], *baselines)
+            else synergy["comm"] >= 60 and all(abs(b - 50) <= 5 for b in baselines)
+        )
+        + " ("
+        + ", ".join(f"{o} {v:.1f}" for o, v in synergy.items() if v is not None)
+        + ").",
+    ]
 
 
 def plot_accuracy_bars(scores: pd.DataFrame, path: Path) -> None:

@@ -180,3 +180,29 @@ def test_image_generators_get_their_preset_scale() -> None:
     with torch.no_grad():
         rep = objective.represent([torch.rand(2, 3, 224, 224), torch.rand(2, 3, 224, 224)])
     assert rep.joint.shape == (2, 512)
+
+
+def test_the_report_says_which_parts_of_the_trifeature_pattern_hold() -> None:
+    import pandas as pd
+
+    from interactions.report import _trifeature_pattern
+
+    def rows(generator: str, task: str, values: dict[str, float]) -> list[dict]:
+        return [{"objective": o, "generator": generator, "task": task, "value": v} for o, v in values.items()]
+
+    paper_like = pd.DataFrame(
+        rows(
+            "trifeature",
+            "redundancy",
+            {"comm": 0.999, "cross": 1.0, "cross_self": 0.997, "random_fused": 0.4},
+        )
+        + rows("trifeature", "unique1", {"cross": 0.116, "cross_self": 0.869})
+        + rows("trifeature_biased", "synergy", {"comm": 0.719, "cross": 0.5, "cross_self": 0.5})
+    )
+    lines = _trifeature_pattern(paper_like)
+    assert (
+        sum("does not hold" in line for line in lines) == 0 and sum(": holds" in line for line in lines) == 4
+    )
+    weak = paper_like.assign(value=paper_like["value"].where(paper_like["objective"] != "comm", 0.55))
+    lines = _trifeature_pattern(weak)
+    assert "comm 55.0" in lines[2] and "does not hold" in lines[2] and "does not hold" in lines[5]
