@@ -10,6 +10,17 @@ import torch
 import torch.nn.functional as F
 
 from generators.base import check_float
+from interactions.models.encoders import unit_range
+
+
+def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
+    if not (len(value) == 2 and low <= value[0] <= value[1] <= high):
+        raise ValueError(f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value!r}")
+
+
+def _check_probability(name: str, value: float) -> None:
+    if check_float(name, value, 0.0) > 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -26,9 +37,7 @@ class VectorAugment:
     def __post_init__(self) -> None:
         check_float("noise_std", self.noise_std, 0.0)
         for name in ("noise_p", "mask_fraction", "mask_p"):
-            value = check_float(name, getattr(self, name), 0.0)
-            if value > 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+            _check_probability(name, getattr(self, name))
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         rows = (x.shape[0], 1)
@@ -41,16 +50,6 @@ class VectorAugment:
 
 
 NO_AUGMENT = VectorAugment(noise_std=0.0, noise_p=0.0, mask_fraction=0.0, mask_p=0.0)
-
-
-def _check_range(name: str, value: tuple[float, float], low: float, high: float) -> None:
-    if not (len(value) == 2 and low <= value[0] <= value[1] <= high):
-        raise ValueError(f"{name} must be (min, max) with {low} <= min <= max <= {high}, got {value!r}")
-
-
-def _check_probability(name: str, value: float) -> None:
-    if check_float(name, value, 0.0) > 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -88,8 +87,7 @@ class ImageAugment:
             raise ValueError(f"hue must be in [0, 0.5], got {self.hue!r}")
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
+        x = unit_range(x)
 
         def uniform(low: float, high: float, *shape: int) -> torch.Tensor:
             u = torch.rand((x.shape[0], *shape), generator=generator, device=x.device)

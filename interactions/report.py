@@ -16,6 +16,13 @@ from estimators.representation_pid import ATOMS
 from interactions.grid import ARMS, GENERATOR_DESIGN, PUBLISHED_TRIFEATURE, SCORING_VERSION, truth_table
 from interactions.store import ResultsStore
 
+
+def reports_dir(preset: str, root: Path = Path("reports")) -> Path:
+    """Where a preset's store and reports live: `root` for quick (the committed reports), `root/<preset>`
+    for any other preset, so that no other scale overwrites them."""
+    return root if preset == "quick" else root / preset
+
+
 INFO_TASKS = ("redundancy", "unique1", "unique2", "unique3", "synergy")
 RANDOM_ARM = {"fused": "random_fused", "encoders": "random_encoders"}
 
@@ -138,6 +145,12 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _rows(scores: pd.DataFrame, objective: str, generator: str, task: str) -> pd.DataFrame:
+    return scores[
+        (scores["objective"] == objective) & (scores["generator"] == generator) & (scores["task"] == task)
+    ]
+
+
 def _trifeature_comparison(final: pd.DataFrame) -> list[str]:
     """Ours next to the published Trifeature numbers: R, U1 from the unbiased run, S from the biased one."""
     linear = final[(final["probe"] == "linear") & (final["metric"] == "balanced_accuracy")]
@@ -159,13 +172,8 @@ def _trifeature_comparison(final: pd.DataFrame) -> list[str]:
         published = PUBLISHED_TRIFEATURE.get(objective)
         cells = []
         for i, (generator, task) in enumerate(columns):
-            rows = linear[
-                (linear["objective"] == objective)
-                & (linear["generator"] == generator)
-                & (linear["task"] == task)
-            ]
             paper = f"{published[i]:.1f}" if published else "–"
-            cells.append(f"{_mean_std(rows['value'])} / {paper}")
+            cells.append(f"{_mean_std(_rows(linear, objective, generator, task)['value'])} / {paper}")
         source = published[3] if published else ""
         lines.append(f"| {objective} | " + " | ".join(cells) + f" | {source} |")
     return [*lines, "", *_trifeature_pattern(linear), ""]
@@ -175,9 +183,7 @@ def _trifeature_pattern(linear: pd.DataFrame) -> list[str]:
     """Which parts of the paper's qualitative pattern hold in these scores (thresholds stated inline)."""
 
     def score(objective: str, generator: str, task: str) -> float | None:
-        rows = linear[
-            (linear["objective"] == objective) & (linear["generator"] == generator) & (linear["task"] == task)
-        ]
+        rows = _rows(linear, objective, generator, task)
         return None if rows.empty else 100 * float(rows["value"].mean())
 
     def verdict(holds: bool | None) -> str:

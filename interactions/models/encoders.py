@@ -45,6 +45,11 @@ class FeatureTokenizer(nn.Module):
         return x.unsqueeze(-1) * self.weight + self.bias
 
 
+def unit_range(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] as float in [0, 1]; float images unchanged."""
+    return images.float() / 255.0 if images.dtype == torch.uint8 else images
+
+
 class ImageEncoder(nn.Module):
     """A convolutional trunk on RGB images (uint8 in [0, 255] or float in [0, 1], channels first).
 
@@ -60,9 +65,7 @@ class ImageEncoder(nn.Module):
         self.out_dim = out_dim
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.uint8:
-            x = x.float() / 255.0
-        return self.trunk((x - 0.5) / 0.25)
+        return self.trunk((unit_range(x) - 0.5) / 0.25)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.project(self.features(x).mean(dim=(2, 3)))

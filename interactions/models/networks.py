@@ -62,14 +62,13 @@ class FusedNetwork(nn.Module):
         super().__init__()
         self.n_modalities = len(modality_shapes)
         self.encoders = EncoderNetwork(modality_shapes, config)
-        self.adapters = nn.ModuleList(self._adapter(shape, config) for shape in modality_shapes)
+        self.adapters = nn.ModuleList(self._adapter(encoder, config) for encoder in self.encoders.encoders)
         self.fusion = FusionTransformer(config.embed_dim, config.fusion_depth, config.fusion_heads)
 
     @staticmethod
-    def _adapter(shape: ModalityShape, config: ModelConfig) -> nn.Module:
-        if is_image(shape):
-            channels = 256 if config.image_encoder == "alexnet" else config.image_channels
-            return PatchAdapter(channels, config.image_grid, config.embed_dim)
+    def _adapter(encoder: nn.Module, config: ModelConfig) -> nn.Module:
+        if isinstance(encoder, ImageEncoder):
+            return PatchAdapter(encoder.channels, encoder.grid, config.embed_dim)
         if config.adapter == "single":
             return SingleTokenAdapter()
         return FeatureTokenizer(config.embed_dim, config.embed_dim)
