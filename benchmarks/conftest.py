@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from interactions.grid import PRESETS, grid, run_grid
-from interactions.report import tidy_scores, write_reports
+from interactions.report import reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
@@ -51,7 +51,7 @@ def grid_scores(request: pytest.FixtureRequest):
         opt("--device"),
     )
     # The quick preset's reports are the committed ones; other presets keep theirs (and their store) apart.
-    out = REPORTS if opt("--preset") == "quick" else REPORTS / opt("--preset")
+    out = reports_dir(opt("--preset"), REPORTS)
     store = ResultsStore(opt("--store") or out / "results.sqlite")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():  # show one line per run while the grid trains

@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 
 from interactions.grid import PRESETS, grid, run_grid
-from interactions.report import tidy_scores, write_reports
+from interactions.report import reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore, run_id
-
-DEFAULT_STORE = Path("reports") / "results.sqlite"
 
 
 def _csv(text: str) -> list[str]:
@@ -19,7 +17,12 @@ def _csv(text: str) -> list[str]:
 
 def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help="SQLite results store")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="SQLite results store (default: in the preset's reports folder)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
 
@@ -38,17 +41,21 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--generators", type=_csv, default=None)
     many.add_argument("--objectives", type=_csv, default=None)
     many.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=None)
-    many.add_argument("--reports", type=Path, default=Path("reports"))
+    many.add_argument("--reports", type=Path, default=None, help="default: the preset's reports folder")
     _grid_arguments(many)
     report = commands.add_parser("report", help="regenerate the reports from the store, without training")
-    report.add_argument("--store", type=Path, default=DEFAULT_STORE)
-    report.add_argument("--out", type=Path, default=Path("reports"))
+    report.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+    report.add_argument("--store", type=Path, default=None)
+    report.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    # Each preset keeps its store and reports apart (reports/ for quick, reports/<preset>/ otherwise).
+    folder = reports_dir(args.preset)
+    args.store = args.store or folder / "results.sqlite"
 
     if args.command == "report":
         if not args.store.exists():
             parser.error(f"no results store at {args.store}")
-        for name, path in write_reports(ResultsStore(args.store), args.out).items():
+        for name, path in write_reports(ResultsStore(args.store), args.out or folder).items():
             print(f"{name}: {path}")
         return 0
     store = ResultsStore(args.store)
@@ -56,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         specs = grid(args.preset, args.generators, args.objectives, args.seeds, args.device)
         counts = run_grid(specs, store, force=args.force)
         print(f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}")
-        write_reports(store, args.reports)
+        write_reports(store, args.reports or folder)
         return 0
     (spec,) = grid(args.preset, [args.generator], [args.objective], [args.seed], args.device)
     run_grid([spec], store, force=args.force)

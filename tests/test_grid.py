@@ -206,3 +206,15 @@ def test_the_report_says_which_parts_of_the_trifeature_pattern_hold() -> None:
     weak = paper_like.assign(value=paper_like["value"].where(paper_like["objective"] != "comm", 0.55))
     lines = _trifeature_pattern(weak)
     assert "comm 55.0" in lines[2] and "does not hold" in lines[2] and "does not hold" in lines[5]
+
+
+def test_each_preset_keeps_its_store_and_reports_apart(tmp_path: Path, monkeypatch) -> None:
+    """Only quick writes to reports/ (the committed reports); another preset's CLI defaults go to
+    reports/<preset>/, so a medium or paper run never replaces a quick score."""
+    from interactions.report import reports_dir
+
+    assert reports_dir("quick") == Path("reports") and reports_dir("medium") == Path("reports/medium")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        cli_main(["report", "--preset", "medium"])  # no store there yet: a clear error, nothing written
+    assert not (tmp_path / "reports").exists()
