@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from interactions.grid import PRESETS, grid, run_grid
+from interactions.executor import BACKENDS
+from interactions.grid import grid, run_grid
+from interactions.presets import PRESETS
 from interactions.report import reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore
 
@@ -26,6 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--store", default="", help="SQLite results store (default: in the preset's reports folder)"
     )
     group.addoption("--force", action="store_true", help="retrain runs already in the store")
+    group.addoption(
+        "--workers", type=int, default=None, help="local worker processes (default: every usable core)"
+    )
+    group.addoption("--backend", default="local", choices=BACKENDS, help="local processes or Ray tasks")
+    group.addoption("--ray-address", default=None, help="Ray cluster (default: RAY_ADDRESS, else local)")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -55,6 +62,14 @@ def grid_scores(request: pytest.FixtureRequest):
     store = ResultsStore(opt("--store") or out / "results.sqlite")
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():  # show one line per run while the grid trains
-        counts = run_grid(specs, store, force=opt("--force"), log=sys.stderr)
+        counts = run_grid(
+            specs,
+            store,
+            force=opt("--force"),
+            log=sys.stderr,
+            workers=opt("--workers"),
+            backend=opt("--backend"),
+            ray_address=opt("--ray-address"),
+        )
     write_reports(store, out)
     return tidy_scores(store), store.runs(), counts, specs

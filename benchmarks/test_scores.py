@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from interactions.grid import ARMS, is_image_generator
+from generators import generator_preset
+from interactions.grid import ARMS
 from interactions.store import run_id
 
 CONCATENATED = {arm for arm, (_, architecture) in ARMS.items() if architecture == "encoders"}
+
+
+def is_image_generator(name: str) -> bool:
+    return generator_preset(name).is_image
 
 
 def _final(scores: pd.DataFrame, probe: str, metric: str = "balanced_accuracy") -> pd.DataFrame:

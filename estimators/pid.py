@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from estimators.threads import one_thread
+
 LN2 = math.log(2.0)
 _BARRIER_GROWTH = 8.0
 _CENTRED = 1e-10  # half the squared Newton decrement below which a barrier centre is accepted
@@ -75,7 +77,10 @@ def broja_pid_batch(
     tol_bits: float = 1e-10,
     device: str | torch.device = "cpu",
 ) -> list[PIDResult]:
-    """BROJA PID of many tables. Tables of one shape are solved together in one batched Newton loop."""
+    """BROJA PID of many tables. Tables of one shape are solved together in one batched Newton loop.
+
+    On the CPU the solve runs on one thread: its small dense operations gain little from a second one on a
+    quiet machine and lose several-fold when another process competes for the cores."""
     if not (isinstance(tol_bits, float | int) and 0 < tol_bits < 1):
         raise ValueError(f"tol_bits must be a number in (0, 1), got {tol_bits!r}")
     arrays = [_validated(t) for t in tables]
@@ -83,10 +88,13 @@ def broja_pid_batch(
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, a in enumerate(arrays):
         groups.setdefault(a.shape, []).append(i)
-    for indices in groups.values():
-        batch = torch.as_tensor(np.stack([arrays[i] for i in indices]), dtype=torch.float64, device=device)
-        for i, result in zip(indices, _solve(batch, tol_bits * LN2), strict=True):
-            results[i] = result
+    with one_thread():
+        for indices in groups.values():
+            batch = torch.as_tensor(
+                np.stack([arrays[i] for i in indices]), dtype=torch.float64, device=device
+            )
+            for i, result in zip(indices, _solve(batch, tol_bits * LN2), strict=True):
+                results[i] = result
     return results  # type: ignore[return-value]
 
 

@@ -64,6 +64,19 @@ class Truth:
     def synergy(self) -> float:
         return self.atoms["synergy"]
 
+    def against_rest(self) -> dict[str, float]:
+        """The four atoms of (modality 1; all other modalities together; label), as the PID of
+        representations is taken: `unique2` is what the rest hold uniquely, the sum of unique2 ... uniqueM.
+        Exact when the atoms are additive over independent factors (the factor generators); for two
+        modalities these are the atoms themselves."""
+        rest = sum(v for k, v in self.atoms.items() if k.startswith("unique") and k != "unique1")
+        return {
+            "redundancy": self.atoms["redundancy"],
+            "unique1": self.atoms["unique1"],
+            "unique2": float(rest),
+            "synergy": self.atoms["synergy"],
+        }
+
     @property
     def total_bits(self) -> float:
         """I(all modalities; label) in bits: the sum of the atoms."""

@@ -38,6 +38,7 @@ from generators.base import (
     check_float,
     check_int,
 )
+from generators.registry import GeneratorPreset, register_generator
 
 MIXINGS = ("linear", "mlp")
 _LEAKY_SLOPE = 0.2
@@ -296,3 +297,45 @@ def _orthonormal(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
     """A random rows x cols matrix with orthonormal columns (rows >= cols)."""
     q, r = np.linalg.qr(rng.standard_normal((rows, cols)))
     return q * np.sign(np.diag(r))
+
+
+# Benchmark presets of the factor generators (the grid's vector scale).
+register_generator(
+    GeneratorPreset(
+        "bimodal_1bit",
+        lambda: bimodal(),
+        "1 bit each of R, U1, U2 and S (XOR): the reference point, every type present.",
+    )
+)
+register_generator(
+    GeneratorPreset(
+        "synergy_heavy",
+        lambda: bimodal(redundancy=2, unique1=1, unique2=1, synergy=4),
+        "1 bit R, no uniqueness, 2 bits of synergy (sum mod 4): whether an objective keeps a multi-class "
+        "synergy that a random network does not hand it.",
+    )
+)
+register_generator(
+    GeneratorPreset(
+        "biased_synergy",
+        lambda: bimodal(synergy=2, biased_pairing=True),
+        "CoMM's biased pairing: pre-training pairs obey s2 = pi(s1), probing is on unbiased pairs with the "
+        "label 1[s2 = pi(s1)]; synergy can only be learned jointly (fused objectives).",
+    )
+)
+register_generator(
+    GeneratorPreset(
+        "trimodal",
+        lambda: FactorGenerator(n_modalities=3),
+        "3 modalities, 1 bit each of R, U1, U2, U3 and S = s1 + s2 + s3 mod 2: the n-modal case.",
+    )
+)
+register_generator(
+    GeneratorPreset(
+        "narrow_nuisance",
+        lambda: bimodal(nuisance_dim=24, nuisance_std=2.0, dim=48),
+        "1 bit each of R, U1, U2, S, 24 loud nuisance dimensions (std 2) per modality and an 8-wide "
+        "representation: objectives cannot keep everything and must choose.",
+        model={"embed_dim": 8, "fusion_heads": 2},  # the representation is narrower than the factors
+    )
+)

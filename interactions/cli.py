@@ -6,13 +6,26 @@ import argparse
 import sys
 from pathlib import Path
 
-from interactions.grid import PRESETS, grid, run_grid
+from generators import available_generators
+from interactions.device import resolve_device
+from interactions.executor import BACKENDS
+from interactions.grid import ARMS, grid, run_grid
+from interactions.objectives import available_objectives
+from interactions.presets import PRESETS
 from interactions.report import reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore, run_id
 
 
 def _csv(text: str) -> list[str]:
-    return [part for part in text.split(",") if part]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _choices() -> str:
+    arms = sorted(set(ARMS) | set(available_objectives()))
+    return (
+        f"generator presets: {', '.join(available_generators())}\n"
+        f"objectives (grid arms and registered objectives): {', '.join(arms)}"
+    )
 
 
 def _grid_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,19 +38,37 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes (default: every usable core; 1 runs in this process)",
+    )
+    parser.add_argument("--backend", default="local", choices=BACKENDS, help="local processes or Ray tasks")
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="Ray cluster to join (default: RAY_ADDRESS, else a local instance)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="interactions", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="interactions",
+        description=__doc__,
+        epilog=_choices(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    one = commands.add_parser("run", help="run and score one configuration, print its scores")
+    sub = {"epilog": _choices(), "formatter_class": argparse.RawDescriptionHelpFormatter}
+    one = commands.add_parser("run", help="run and score one configuration, print its scores", **sub)
     one.add_argument(
         "--objective", required=True, help="grid arm (e.g. comm, comm_fused) or registered objective"
     )
     one.add_argument("--generator", required=True, help="generator preset, e.g. bimodal_1bit")
     one.add_argument("--seed", type=int, default=0)
     _grid_arguments(one)
-    many = commands.add_parser("grid", help="run a preset's grid into the store and write the reports")
+    many = commands.add_parser("grid", help="run a preset's grid into the store and write the reports", **sub)
     many.add_argument("--generators", type=_csv, default=None)
     many.add_argument("--objectives", type=_csv, default=None)
     many.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=None)
@@ -48,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--store", type=Path, default=None)
     report.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    try:
+        return _command(args, parser)
+    except ValueError as error:  # bad input: one line naming the problem, exit code 2
+        parser.error(str(error))
+    except KeyboardInterrupt:
+        print("interrupted: finished runs are in the store; run the same command to resume", file=sys.stderr)
+        return 130
+
+
+def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     # Each preset keeps its store and reports apart (reports/ for quick, reports/<preset>/ otherwise).
     folder = reports_dir(args.preset)
     args.store = args.store or folder / "results.sqlite"
@@ -58,15 +99,18 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in write_reports(ResultsStore(args.store), args.out or folder).items():
             print(f"{name}: {path}")
         return 0
-    store = ResultsStore(args.store)
+    resolve_device(args.device)  # before any data are sampled or models built
+    execution = {"workers": args.workers, "backend": args.backend, "ray_address": args.ray_address}
     if args.command == "grid":
         specs = grid(args.preset, args.generators, args.objectives, args.seeds, args.device)
-        counts = run_grid(specs, store, force=args.force)
+        store = ResultsStore(args.store)
+        counts = run_grid(specs, store, force=args.force, **execution)
         print(f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}")
         write_reports(store, args.reports or folder)
         return 0
     (spec,) = grid(args.preset, [args.generator], [args.objective], [args.seed], args.device)
-    run_grid([spec], store, force=args.force)
+    store = ResultsStore(args.store)
+    run_grid([spec], store, force=args.force, **execution)
     key = run_id(spec.config())
     scores = tidy_scores(store)
     runs = store.runs().set_index("run_id")

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from estimators.representation_pid import ATOMS
-from interactions.grid import ARMS, GENERATOR_DESIGN, PUBLISHED_TRIFEATURE, SCORING_VERSION, truth_table
+from generators import PaperComparison, available_generators, comparisons, generator_preset
+from interactions.grid import ARMS, SCORING_VERSION, truth_table
 from interactions.store import ResultsStore
 
 
@@ -81,12 +82,14 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
         lines += [f"- {r.generator} / {r.objective} / seed {r.seed}: {r.reason}" for r in failed.itertuples()]
         lines.append("")
     final = scores[scores["epoch"].isna()]
-    lines += _trifeature_comparison(final)
+    for comparison in comparisons():
+        lines += _comparison_lines(comparison, final)
     truth = pd.DataFrame(truth_table(sorted(final["generator"].unique())))
     for generator in sorted(final["generator"].unique()):
         sub = final[final["generator"] == generator]
         seeds = sorted(int(s) for s in sub["seed"].unique())
-        lines += [f"## {generator}", "", GENERATOR_DESIGN.get(generator, ""), "", f"Seeds: {seeds}.", ""]
+        design = generator_preset(generator).description if generator in available_generators() else ""
+        lines += [f"## {generator}", "", design, "", f"Seeds: {seeds}.", ""]
         tasks = [t for t in (*INFO_TASKS, "all") if t in set(sub["task"])]
         gt = truth[truth["generator"] == generator].set_index("task")
         for probe in ("linear", "mlp"):
@@ -151,74 +154,35 @@ def _rows(scores: pd.DataFrame, objective: str, generator: str, task: str) -> pd
     ]
 
 
-def _trifeature_comparison(final: pd.DataFrame) -> list[str]:
-    """Ours next to the published Trifeature numbers: R, U1 from the unbiased run, S from the biased one."""
+def _comparison_lines(comparison: PaperComparison, final: pd.DataFrame) -> list[str]:
+    """Ours next to published numbers (linear probe, balanced accuracy %), and the paper's pattern check."""
     linear = final[(final["probe"] == "linear") & (final["metric"] == "balanced_accuracy")]
-    columns = (("trifeature", "redundancy"), ("trifeature", "unique1"), ("trifeature_biased", "synergy"))
-    if not set(linear["generator"]) & {"trifeature", "trifeature_biased"}:
+    if not set(linear["generator"]) & comparison.generators:
         return []
-    lines = [
-        "## Trifeature: ours next to the paper",
-        "",
-        "Linear probe, balanced accuracy (%), ours / published. R = shape and U1 = texture of image 1",
-        "from `trifeature` (unbiased pre-training), S from `trifeature_biased`. Published numbers are at",
-        "224 px with AlexNet encoders and 100 epochs on 10,000 pairs (CoMM paper Fig. 4; InfMasking's",
-        "README); ours at the preset's scale, see the generator sections below. Chance: R 10, U1 10, S 50.",
-        "",
-        "| objective | R | U1 | S | published source |",
-        "|---|---|---|---|---|",
-    ]
-    for objective in _objective_order(list(linear["objective"].unique())):
-        published = PUBLISHED_TRIFEATURE.get(objective)
-        cells = []
-        for i, (generator, task) in enumerate(columns):
-            paper = f"{published[i]:.1f}" if published else "–"
-            cells.append(f"{_mean_std(_rows(linear, objective, generator, task)['value'])} / {paper}")
-        source = published[3] if published else ""
-        lines.append(f"| {objective} | " + " | ".join(cells) + f" | {source} |")
-    return [*lines, "", *_trifeature_pattern(linear), ""]
-
-
-def _trifeature_pattern(linear: pd.DataFrame) -> list[str]:
-    """Which parts of the paper's qualitative pattern hold in these scores (thresholds stated inline)."""
 
     def score(objective: str, generator: str, task: str) -> float | None:
         rows = _rows(linear, objective, generator, task)
         return None if rows.empty else 100 * float(rows["value"].mean())
 
-    def verdict(holds: bool | None) -> str:
-        return "not measured" if holds is None else ("holds" if holds else "does not hold")
-
-    self_supervised = [  # supervised trains on the synergy label alone here
-        o
-        for o in _objective_order(list(linear["objective"].unique()))
-        if o != "supervised" and "random" not in o
-    ]
-    redundancy = {o: score(o, "trifeature", "redundancy") for o in self_supervised}
-    measured = {o: r for o, r in redundancy.items() if r is not None}
-    below = ", ".join(f"{o} {r:.1f}" for o, r in measured.items() if r < 90) or "none"
-    all_above = all(r >= 90 for r in measured.values()) if measured else None
-    cross_u, self_u = score("cross", "trifeature", "unique1"), score("cross_self", "trifeature", "unique1")
-    synergy = {o: score(o, "trifeature_biased", "synergy") for o in ("comm", "cross", "cross_self")}
-    baselines = [synergy["cross"], synergy["cross_self"]]
-    return [
-        "The paper's pattern at this scale:",
+    labels = [label for label, _, _ in comparison.columns]
+    lines = [
+        f"## {comparison.title}",
         "",
-        f"- R >= 90% for every self-supervised objective: {verdict(all_above)} (below 90: {below}).",
-        f"- Cross's U1 near chance (<= 20%): {verdict(None if cross_u is None else cross_u <= 20)}"
-        + (f" ({cross_u:.1f})." if cross_u is not None else "."),
-        f"- Cross+Self's U1 far above chance (>= 50%): {verdict(None if self_u is None else self_u >= 50)}"
-        + (f" ({self_u:.1f})." if self_u is not None else "."),
-        "- CoMM's S clearly above 50% (>= 60%) while Cross and Cross+Self stay within 50 +/- 5: "
-        + verdict(
-            None
-            if None in (synergy["comm"], *baselines)
-            else synergy["comm"] >= 60 and all(abs(b - 50) <= 5 for b in baselines)
-        )
-        + " ("
-        + ", ".join(f"{o} {v:.1f}" for o, v in synergy.items() if v is not None)
-        + ").",
+        "Linear probe, balanced accuracy (%), ours / published. " + comparison.description,
+        "",
+        "| objective | " + " | ".join(labels) + " | published source |",
+        "|---" * (len(labels) + 2) + "|",
     ]
+    objectives = _objective_order(list(linear["objective"].unique()))
+    for objective in objectives:
+        values, source = comparison.published.get(objective, ((None,) * len(labels), ""))
+        cells = []
+        for paper, (_, generator, task) in zip(values, comparison.columns, strict=True):
+            ours = _mean_std(_rows(linear, objective, generator, task)["value"])
+            cells.append(f"{ours} / {'–' if paper is None else f'{paper:.1f}'}")
+        lines.append(f"| {objective} | " + " | ".join(cells) + f" | {source} |")
+    pattern = comparison.pattern(score, objectives) if comparison.pattern else []
+    return [*lines, "", *pattern, ""]
 
 
 def plot_accuracy_bars(scores: pd.DataFrame, path: Path) -> None:

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS runs (
     reason TEXT,                   -- why a run failed
     seconds REAL,                  -- training wall time, the learning-dynamics probes included
     finished REAL,
-    config TEXT NOT NULL           -- the full configuration, JSON
+    config TEXT NOT NULL,          -- the full configuration, JSON
+    meta TEXT                      -- where and how it ran (not part of the key), JSON
 );
 CREATE TABLE IF NOT EXISTS scores (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -50,6 +51,9 @@ class ResultsStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            if "meta" not in columns:  # a store written before run metadata was kept
+                db.execute("ALTER TABLE runs ADD COLUMN meta TEXT")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60)
@@ -70,15 +74,18 @@ class ResultsStore:
         status: str = "done",
         reason: str | None = None,
         seconds: float | None = None,
+        meta: dict | None = None,
     ) -> None:
-        """Replace run `key` and its scores, atomically: rows are (task, probe, metric, epoch, value)."""
+        """Replace run `key` and its scores, atomically: rows are (task, probe, metric, epoch, value);
+        `meta` says where and how it ran (host, versions, thread counts, backend, commit)."""
         db = self._connect()
         try:
             with db:  # one transaction: all or nothing
                 db.execute("DELETE FROM scores WHERE run_id = ?", (key,))
                 db.execute("DELETE FROM runs WHERE run_id = ?", (key,))
                 db.execute(
-                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO runs (run_id, objective, generator, seed, status, reason, seconds, finished,"
+                    " config, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key,
                         config["objective"]["arm"],
@@ -89,6 +96,7 @@ class ResultsStore:
                         seconds,
                         time.time(),
                         json.dumps(config, sort_keys=True),
+                        None if meta is None else json.dumps(meta, sort_keys=True),
                     ),
                 )
                 db.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)", [(key, *row) for row in rows])

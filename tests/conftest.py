@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import dit
 import numpy as np
 from dit.pid import PID_BROJA
@@ -19,3 +23,19 @@ def dit_broja(p: np.ndarray) -> dict[str, float]:
     dist = dit.Distribution.from_ndarray(np.asarray(p, dtype=float))
     pid = PID_BROJA(dist, [[0], [1]], [2], method="cone")
     return {name: float(pid.get_pi(node)) for name, node in ATOM_NODES.items()}
+
+
+def child_pids(pid: int) -> set[int]:
+    """Process ids of `pid`'s children (e.g. a grid driver's pool workers)."""
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
+
+
+def is_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a zombie waiting for its parent does not count)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())

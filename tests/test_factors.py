@@ -79,12 +79,8 @@ def test_n_modal_truth_matches_dit_broja_on_one_versus_rest() -> None:
         p = gen.latent_table(task)
         assert p.ndim == 4
         # Modality 1 against modalities 2 and 3 together: the rest's unique atoms add up as source 2.
-        split_atoms = {
-            "redundancy": truth.redundancy,
-            "unique1": truth.unique1,
-            "unique2": truth.atoms["unique2"] + truth.atoms["unique3"],
-            "synergy": truth.synergy,
-        }
+        split_atoms = truth.against_rest()
+        assert split_atoms["unique2"] == truth.atoms["unique2"] + truth.atoms["unique3"]
         _assert_atoms(p.reshape(p.shape[0], -1, p.shape[-1]), split_atoms)
 
 

@@ -1,9 +1,17 @@
-"""The README's plug-in objective example runs as written."""
+"""The README's plug-in examples (an objective, a generator preset) run as written."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+import pytest
+
+import generators.registry as registry
+from generators import available_generators, builtin_generators, generator_preset
+from interactions.grid import grid, run_grid
+from interactions.report import write_reports
+from interactions.store import ResultsStore
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -19,3 +27,29 @@ def test_plugin_example_trains_and_is_scored(capsys) -> None:
     scores = eval(printed.strip().splitlines()[-1])  # the dict of balanced accuracies it prints
     assert set(scores) == {"redundancy", "unique1", "unique2", "synergy", "all"}
     assert scores["redundancy"] > 0.9
+
+
+def test_generator_preset_example_plugs_in_through_an_entry_point(tmp_path: Path, monkeypatch) -> None:
+    block = re.search(r"<!-- generator-example -->\n```python\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    (tmp_path / "my_presets.py").write_text(block.group(1))
+    dist = tmp_path / "my_presets-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-presets\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[interactions.generators]\nmy_presets = my_presets\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_PRESETS", dict(registry._PRESETS))  # forget the plug-in afterwards
+    monkeypatch.delitem(__import__("sys").modules, "my_presets", raising=False)
+    with pytest.raises(ValueError, match="generator must be one of"):
+        generator_preset("no_such_preset")
+    assert "redundancy_only" in available_generators() and "redundancy_only" not in builtin_generators()
+    (spec,) = grid("smoke", ["redundancy_only"], ["cross"], device="cpu")
+    assert spec.model().embed_dim == 16 and spec.build_generator().truth("all").redundancy == 2.0
+    store = ResultsStore(tmp_path / "r.sqlite")
+    assert run_grid([spec], store, log=None) == {"trained": 1, "cached": 0, "failed": 0}
+    summary = write_reports(store, tmp_path / "reports")["summary"].read_text()
+    assert "## redundancy_only" in summary and "2 bits of redundancy and nothing else" in summary
+    scores = store.scores()
+    accuracy = scores[(scores["probe"] == "linear") & (scores["metric"] == "balanced_accuracy")]
+    final = accuracy[accuracy["epoch"].isna()].set_index("task")["value"]
+    assert final["redundancy"] > 0.9  # Cross keeps what the modalities share

@@ -1,0 +1,245 @@
+"""Executors: where the grid's runs happen. Each maps a picklable function over items and yields
+`(index, result)` in completion order; the grid's driver stays the only writer of the results store.
+
+- `serial`: in this process, one item after the other (`--workers 1`).
+- `local`: a pool of worker processes on this machine (`--workers N`, default every usable core).
+- `ray`: Ray core tasks on a Ray cluster, or on a local Ray instance when no address is given.
+
+The function is expected to catch its own errors (the grid's records a failed run with its reason); an
+executor reports only what the function cannot: a worker process that died, as a `WorkerLost` result.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from estimators.threads import usable_cores
+
+BACKENDS = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class WorkerLost:
+    """The result of an item whose worker process died (killed, out of memory, a crash in native code)."""
+
+    reason: str
+
+
+class Executor(Protocol):
+    def map_unordered(
+        self, function: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        """Yield (index into items, function(item) or WorkerLost) as each item finishes."""
+        ...
+
+
+class SerialExecutor:
+    """In this process, in order."""
+
+    def map_unordered(
+        self, function: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        for index, item in enumerate(items):
+            yield index, function(item)
+
+
+def _init_worker(modules: tuple[str, ...]) -> None:
+    """A pool worker: Ctrl-C is the driver's to handle; it exits when the driver dies (kill -9 included);
+    it imports the modules that register plug-ins."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    for module in modules:
+        importlib.import_module(module)
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A spawned worker holds both ends of the pool's queues, so it never sees EOF when the driver dies.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+class LocalPoolExecutor:
+    """A pool of `workers` fresh (spawned) processes. At most `workers` items are in flight, so that when a
+    worker dies the items it may have been running are known: the pool is rebuilt and those suspects are
+    retried one at a time, and the one that kills its worker alone is reported as `WorkerLost`.
+
+    `modules` are imported in every worker first: modules that register plug-in objectives or generator
+    presets from outside an installed package (a spawned worker does not inherit the driver's registries).
+    """
+
+    def __init__(self, workers: int | None = None, modules: Sequence[str] = ()) -> None:
+        self.workers = usable_cores() if workers is None else int(workers)
+        if self.workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        self.modules = tuple(modules)
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),  # no fork of a process with live thread pools
+            initializer=_init_worker,
+            initargs=(self.modules,),
+        )
+
+    def map_unordered(
+        self, function: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        queue = list(range(len(items)))
+        suspects: list[int] = []  # in flight when a worker died: each is retried alone
+        while queue or suspects:
+            alone = bool(suspects)
+            pool = self._pool(1 if alone else min(self.workers, len(queue)))
+            finished = False
+            try:
+                running: dict[Future, int] = {}
+                while queue or suspects or running:
+                    source = suspects if alone else queue
+                    lost = False
+                    while source and len(running) < (1 if alone else self.workers):
+                        try:
+                            future = pool.submit(function, items[source[0]])
+                        except BrokenProcessPool:  # a worker died since the last wait
+                            lost = True
+                            break
+                        running[future] = source.pop(0)
+                    if not running:
+                        break
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = running.pop(future)
+                        try:
+                            yield index, future.result()
+                        except BrokenProcessPool:
+                            lost = True
+                            if alone:
+                                yield index, WorkerLost("its worker process died (killed or crashed)")
+                            else:
+                                suspects.append(index)
+                    if lost:
+                        suspects.extend(running.values())  # the pool is broken: everything in flight
+                        running.clear()
+                        break
+                    if alone and not suspects:
+                        break  # back to the full pool for the rest of the queue
+                finished = not running
+            finally:
+                if finished:
+                    pool.shutdown(wait=True)
+                else:  # Ctrl-C, the consumer stopped early, or a broken pool
+                    _shutdown(pool)
+
+
+def _shutdown(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool now: cancel what has not started and end the workers (used on Ctrl-C and on errors)."""
+    processes = list(getattr(pool, "_processes", {}).values())  # the stdlib offers no public handle
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+
+
+class RayExecutor:
+    """Ray core tasks: `num_cpus` and `num_gpus` per item, a worker that dies retried `max_retries` times.
+
+    `address` (or `RAY_ADDRESS`) joins a running cluster, e.g. started with `ray start --head`; without
+    either, a local Ray instance is started for this process and stopped afterwards. On a cluster every
+    node needs this package installed; `modules` are imported in each task first (plug-ins).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        num_cpus: float = 1,
+        num_gpus: float = 0,
+        max_retries: int = 2,
+        modules: Sequence[str] = (),
+    ) -> None:
+        try:
+            import ray  # noqa: F401  (an optional extra)
+        except ImportError as error:
+            raise ValueError(
+                'backend "ray" needs Ray: pip install -e ".[ray]" (or pip install "interactions[ray]")'
+            ) from error
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.num_cpus, self.num_gpus, self.max_retries = num_cpus, num_gpus, max_retries
+        self.modules = tuple(modules)
+
+    def map_unordered(
+        self, function: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        import ray
+
+        started = not ray.is_initialized()
+        if started:
+            options: dict[str, Any] = {"address": self.address, "include_dashboard": False}
+            if self.address is None:  # a local instance: small object store, workers see this sys.path
+                options.update(
+                    object_store_memory=256 * 2**20,
+                    runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_python_path())}},
+                )
+            ray.init(**options, log_to_driver=False)
+        try:
+            task = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries)(
+                _call_with_modules
+            )
+            pending = {task.remote(function, item, self.modules): i for i, item in enumerate(items)}
+            try:
+                while pending:
+                    done, _ = ray.wait(list(pending), num_returns=1)
+                    index = pending.pop(done[0])
+                    try:
+                        yield index, ray.get(done[0])
+                    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as error:
+                        yield index, WorkerLost(f"its Ray worker died ({type(error).__name__})")
+            finally:
+                for ref in pending:
+                    ray.cancel(ref, force=True)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def _call_with_modules(function: Callable[[Any], Any], item: Any, modules: tuple[str, ...]) -> Any:
+    for module in modules:
+        importlib.import_module(module)
+    return function(item)
+
+
+def _python_path() -> list[str]:
+    import sys
+
+    return [os.path.abspath(p or os.getcwd()) for p in sys.path]
+
+
+def make_executor(
+    backend: str = "local",
+    workers: int | None = None,
+    *,
+    ray_address: str | None = None,
+    num_gpus: float = 0,
+    modules: Sequence[str] = (),
+) -> Executor:
+    """The executor for `backend`: `local` with `workers == 1` runs in this process."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
+    if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if backend == "ray":
+        return RayExecutor(ray_address, num_gpus=num_gpus, modules=modules)
+    if workers == 1:
+        return SerialExecutor()
+    return LocalPoolExecutor(workers, modules)
