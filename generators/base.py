@@ -83,33 +83,6 @@ class Truth:
         return float(sum(self.atoms.values()))
 
 
-def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
-    """Return `value` as an int, or raise ValueError naming the knob and its allowed range."""
-    allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return int(value)
-
-
-def check_float(name: str, value: object, minimum: float, *, strict: bool = False) -> float:
-    """Return `value` as a finite float >= minimum (> minimum when `strict`), else raise ValueError."""
-    allowed = f"a finite number {'>' if strict else '>='} {minimum}"
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < minimum or (strict and value == minimum):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
-    return value
-
-
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return str(value)
-
-
 def binary_entropy(p: float) -> float:
     """h(p) in bits."""
     if p <= 0.0 or p >= 1.0:

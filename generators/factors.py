@@ -28,16 +28,9 @@ from functools import cached_property
 
 import numpy as np
 
+from estimators.validation import check_choice, check_float, check_int
 from generators import bayes
-from generators.base import (
-    SPLITS,
-    Sample,
-    Truth,
-    binary_entropy,
-    check_choice,
-    check_float,
-    check_int,
-)
+from generators.base import SPLITS, Sample, Truth, binary_entropy
 from generators.registry import GeneratorPreset, register_generator
 
 MIXINGS = ("linear", "mlp")

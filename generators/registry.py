@@ -16,7 +16,8 @@ from importlib.metadata import entry_points
 from types import MappingProxyType
 from typing import Protocol
 
-from generators.base import Sample, Truth, check_choice
+from estimators.validation import check_choice
+from generators.base import Sample, Truth
 
 ENTRY_POINT_GROUP = "interactions.generators"
 SCALES = ("vector", "image")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.base import binary_entropy, check_float, check_int
+from estimators.validation import check_float, check_int
+from generators.base import binary_entropy
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from functools import cache, cached_property, lru_cache
 import numpy as np
 
 from estimators.pid import broja_pid
-from generators.base import SPLITS, Sample, Truth, check_choice, check_float, check_int
+from estimators.validation import check_choice, check_float, check_int
+from generators.base import SPLITS, Sample, Truth
 from generators.registry import GeneratorPreset, PaperComparison, register_comparison, register_generator
 from generators.render import COLOURS, MAX_SIZE, MIN_SIZE, SHAPES, TEXTURES, cached_render
 

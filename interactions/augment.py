@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from generators.base import check_float
+from estimators.validation import check_float
 from interactions.models.encoders import unit_range
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from generators.base import Sample, check_choice, check_float, check_int
+from estimators.validation import check_choice, check_float, check_int
+from generators.base import Sample
 from interactions.augment import Augment, VectorAugment, augment_view
 from interactions.device import resolve_device
 from interactions.models import ModelConfig

@@ -31,22 +31,59 @@ def test_a_dropped_modality_does_not_reach_the_unimodal_output() -> None:
     assert not torch.allclose(a[1], b[1]) and not torch.allclose(a[2], b[2])
 
 
+def test_the_last_block_computes_the_cls_row_of_the_full_block() -> None:
+    """The fusion's last block computes only the CLS row: equal to the full block's first row, values and
+    gradients, for vector (2-3 tokens) and image-length (17 tokens) sequences."""
+    from interactions.models.fusion import FusionBlock
+
+    torch.manual_seed(4)
+    block = FusionBlock(16, 4, depth=2)
+    for length in (2, 3, 17):
+        x = torch.randn(5, length, 16, dtype=torch.float64, requires_grad=True)
+        block = block.double()
+        full, cls = block(x)[:, 0], block.forward_cls(x)
+        assert torch.allclose(full, cls, atol=1e-12)
+        (grad_full,) = torch.autograd.grad(full.sum(), x)
+        (grad_cls,) = torch.autograd.grad(cls.sum(), x)
+        assert torch.allclose(grad_full, grad_cls, atol=1e-12)
+
+
 def test_grouped_batchnorm_matches_separate_batchnorm_calls() -> None:
+    """Outputs, gradients and running statistics of one grouped call equal those of G separate calls
+    (running statistics: the mean of the G separate calls' updates)."""
     torch.manual_seed(2)
-    grouped, plain = GroupedBatchNorm1d(5), torch.nn.BatchNorm1d(5)
-    plain.load_state_dict(grouped.state_dict())
-    x = torch.randn(3, 16, 5) * 3 + 1
+    grouped = GroupedBatchNorm1d(5)
+    with torch.no_grad():
+        grouped.weight.uniform_(0.5, 2.0)
+        grouped.bias.uniform_(-1.0, 1.0)
+    separate = [torch.nn.BatchNorm1d(5) for _ in range(3)]
+    for plain in separate:
+        plain.load_state_dict(grouped.state_dict())
+    x = torch.randn(16, 3, 5) * torch.tensor([1.0, 3.0, 0.5]).view(1, 3, 1) + torch.arange(3.0).view(1, 3, 1)
+    x.requires_grad_(True)
     together = grouped(x)
-    separate = torch.stack([plain(g) for g in x])
-    assert torch.allclose(together, separate, atol=1e-5)
+    apart = torch.stack([plain(x[:, i]) for i, plain in enumerate(separate)], dim=1)
+    assert torch.allclose(together, apart, atol=1e-5)
+    weights = torch.randn_like(together)
+    (grad_together,) = torch.autograd.grad((together * weights).sum(), x)
+    (grad_apart,) = torch.autograd.grad((apart * weights).sum(), x)
+    assert torch.allclose(grad_together, grad_apart, atol=1e-5)
+    for name in ("running_mean", "running_var"):
+        mean_of_separate = torch.stack([getattr(plain, name) for plain in separate]).mean(dim=0)
+        assert torch.allclose(getattr(grouped, name), mean_of_separate, atol=1e-6), name
+        assert not torch.allclose(getattr(grouped, name), getattr(torch.nn.BatchNorm1d(5), name))
+    assert int(grouped.num_batches_tracked) == 1
     grouped.eval()
-    assert grouped(x).shape == x.shape
+    evaluated = grouped(x)
+    assert evaluated.shape == x.shape
+    assert torch.allclose(evaluated, (x - grouped.running_mean) / torch.sqrt(grouped.running_var + 1e-5)
+                          * grouped.weight + grouped.bias, atol=1e-5)  # fmt: skip
 
 
 def test_projection_head_shapes_and_subset_names() -> None:
     head = projection_head(16, 32, 8)
     assert head(torch.randn(10, 16)).shape == (10, 8)
-    assert head(torch.randn(3, 10, 16)).shape == (3, 10, 8)
+    assert head(torch.randn(10, 3, 16)).shape == (10, 3, 8)
     assert subset_name((0,), 2) == "1" and subset_name((0, 1), 2) == "all" and subset_name((0, 2), 3) == "13"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generators.base import check_choice, check_int
+from estimators.validation import check_choice, check_int
 
 ADAPTERS = ("single", "features")
 IMAGE_ENCODERS = ("cnn", "alexnet")

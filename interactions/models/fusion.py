@@ -39,12 +39,23 @@ class FusionBlock(nn.Module):
         nn.init.normal_(self.mlp[2].weight, std=std * (2 * depth) ** -0.5)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, L, E)."""
+        """x: (B, L, E) -> (B, L, E)."""
         b, length, e = x.shape
         q, k, v = self.qkv(self.ln_attn(x)).view(b, length, 3, self.heads, e // self.heads).unbind(2)
         attended = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         x = x + self.out(attended.transpose(1, 2).reshape(b, length, e))
         return x + self.mlp(self.ln_mlp(x))
+
+    def forward_cls(self, x: torch.Tensor) -> torch.Tensor:
+        """The CLS row of `forward(x)` alone, (B, L, E) -> (B, E): all the last block must compute. The other
+        rows' queries, attention outputs and MLP are skipped (most of a block's cost on short sequences)."""
+        b, length, e = x.shape
+        d = e // self.heads
+        h = self.ln_attn(x)
+        q = F.linear(h[:, 0], self.qkv.weight[:e]).view(b, self.heads, 1, d)
+        k, v = F.linear(h, self.qkv.weight[e:]).view(b, length, 2, self.heads, d).permute(2, 0, 3, 1, 4)
+        cls = x[:, 0] + self.out(F.scaled_dot_product_attention(q, k, v).reshape(b, e))
+        return cls + self.mlp(self.ln_mlp(cls))
 
 
 class FusionTransformer(nn.Module):
@@ -55,9 +66,9 @@ class FusionTransformer(nn.Module):
         self.ln_final = nn.LayerNorm(embed_dim)
 
     def _run(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
+        for block in self.blocks[:-1]:
             x = block(x)
-        return self.ln_final(x[:, 0])
+        return self.ln_final(self.blocks[-1].forward_cls(x))
 
     def _sequence(self, tokens: list[torch.Tensor], subset: tuple[int, ...]) -> torch.Tensor:
         cls = self.cls.expand(tokens[0].shape[0], -1, -1)

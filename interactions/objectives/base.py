@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from generators.base import check_float
+from estimators.validation import check_float
 from interactions.models import EncoderNetwork, FusedNetwork, ModalityShape, ModelConfig
 
 

@@ -65,7 +65,8 @@ class CoMM(Objective):
         The head sees every (group, view) separately, so its BatchNorm statistics are per subset and per
         view (GroupedBatchNorm1d), as in CoMM's code."""
         g = fused.shape[0]
-        return self.head(fused.view(g * 2, batch, -1)).view(g, 2, batch, -1)
+        grouped = fused.view(g * 2, batch, -1).transpose(0, 1)  # batch-first: the head's grouped layout
+        return self.head(grouped).transpose(0, 1).reshape(g, 2, batch, -1)
 
     def subset_terms(self, z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
         """CoMM's n + 1 terms from the head outputs (n + 1, B, D) of the two views, subsets in order."""

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from generators.base import check_int
+from estimators.validation import check_int
 from interactions.models import EncoderNetwork, ModalityShape, ModelConfig
 from interactions.objectives.base import Objective, Representations, Views, check_positive
 from interactions.objectives.registry import register_objective

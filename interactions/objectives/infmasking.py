@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generators.base import check_float, check_int
+from estimators.validation import check_float, check_int
 from interactions.models import ModalityShape, ModelConfig
 from interactions.objectives.base import Views, check_positive
 from interactions.objectives.comm import CoMM
