@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from interactions.executor import BACKENDS
-from interactions.grid import grid, run_grid
+from interactions.grid import STALE_POLICIES, grid, run_grid
 from interactions.presets import PRESETS
 from interactions.report import reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore
@@ -33,6 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--backend", default="local", choices=BACKENDS, help="local processes or Ray tasks")
     group.addoption("--ray-address", default=None, help="Ray cluster (default: RAY_ADDRESS, else local)")
+    group.addoption(
+        "--stale", default="keep", choices=STALE_POLICIES, help="runs stored by other code: keep or recompute"
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -70,6 +73,7 @@ def grid_scores(request: pytest.FixtureRequest):
             workers=opt("--workers"),
             backend=opt("--backend"),
             ray_address=opt("--ray-address"),
+            stale=opt("--stale"),
         )
     write_reports(store, out)
     return tidy_scores(store), store.runs(), counts, specs

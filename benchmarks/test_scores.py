@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from generators import generator_preset
 from interactions.grid import ARMS
@@ -57,7 +58,7 @@ def test_supervised_reaches_near_the_bayes_ceiling_on_its_task(grid_scores) -> N
     sup = acc[(acc["objective"] == "supervised") & acc["task"].str.match(r"redundancy|unique\d")]
     sup = sup[~sup["generator"].map(is_image_generator)]
     if sup.empty:
-        return  # supervised not selected
+        pytest.skip("no supervised run on a factor generator in this selection")
     progress = (sup["value"] - sup["chance"]) / (sup["bayes"] - sup["chance"])
     assert (progress > 0.8).all(), sup[progress <= 0.8][["generator", "task", "value", "bayes"]]
 
@@ -72,4 +73,6 @@ def test_concatenated_representations_stay_at_chance_on_xor_synergy_under_a_line
     acc = _final(scores, "linear")
     syn = acc[(acc["task"] == "synergy") & acc["objective"].isin(CONCATENATED)]
     syn = syn[(syn["generator"] != "synergy_heavy") & ~syn["generator"].map(is_image_generator)]
+    if syn.empty:
+        pytest.skip("no concatenated-encoder objective on an XOR-synergy generator in this selection")
     assert ((syn["value"] - syn["chance"]).abs() < 0.05).all(), syn[["objective", "generator", "value"]]

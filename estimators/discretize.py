@@ -10,6 +10,8 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from estimators.validation import check_choice, check_int
+
 NORMALIZATIONS = ("standardize", "l2")
 
 
@@ -19,8 +21,7 @@ def default_n_clusters(n_samples: int, n_labels: int, cells_per_sample: float = 
     The plug-in bias of I(X1, X2; Y) grows with the number of cells over N (about
     (k^2 - 1)(|Y| - 1) / (2 N ln 2) bits) and lands in synergy, so the table is kept well below N.
     """
-    if n_samples < 1 or n_labels < 1:
-        raise ValueError(f"n_samples and n_labels must be >= 1, got {n_samples!r} and {n_labels!r}")
+    n_samples, n_labels = check_int("n_samples", n_samples, 1), check_int("n_labels", n_labels, 1)
     return int(min(most, max(2, math.isqrt(int(cells_per_sample * n_samples / n_labels)))))
 
 
@@ -30,22 +31,17 @@ class Discretizer:
     def __init__(
         self, n_clusters: int, n_components: int = 8, normalize: str = "standardize", seed: int = 0
     ) -> None:
-        if not (isinstance(n_clusters, int) and n_clusters >= 1):
-            raise ValueError(f"n_clusters must be an integer >= 1, got {n_clusters!r}")
-        if not (isinstance(n_components, int) and n_components >= 1):
-            raise ValueError(f"n_components must be an integer >= 1, got {n_components!r}")
-        if normalize not in NORMALIZATIONS:
-            raise ValueError(
-                f"normalize must be one of {', '.join(map(repr, NORMALIZATIONS))}, got {normalize!r}"
-            )
-        self.n_clusters = n_clusters
-        self.n_components = n_components
-        self.normalize = normalize
-        self.seed = seed
+        self.n_clusters = check_int("n_clusters", n_clusters, 1)
+        self.n_components = check_int("n_components", n_components, 1)
+        self.normalize = check_choice("normalize", normalize, NORMALIZATIONS)
+        self.seed = check_int("seed", seed, 0)
 
     def _normalized(self, features: np.ndarray, fit: bool) -> np.ndarray:
-        x = np.asarray(features, dtype=np.float64)
-        if x.ndim != 2 or not np.isfinite(x).all():
+        x = np.asarray(features)
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"features must be a numeric array, got dtype {x.dtype}")
+        x = x.astype(np.float64)
+        if x.ndim != 2 or len(x) == 0 or not np.isfinite(x).all():
             raise ValueError(f"features must be a finite (n, d) array, got shape {x.shape}")
         if self.normalize == "l2":
             return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

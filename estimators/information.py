@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from estimators.validation import check_codes
+
 
 def entropy_bits(p: np.ndarray) -> float:
     """Shannon entropy in bits of a probability table (any shape); zero cells contribute nothing."""
@@ -23,14 +25,16 @@ def mutual_information_bits(p: np.ndarray) -> float:
 def joint_table(*codes: np.ndarray, shape: tuple[int, ...] | None = None) -> np.ndarray:
     """Empirical joint distribution of aligned integer arrays: one axis per array, of size `shape` (by
     default each array's max + 1)."""
-    codes = tuple(np.asarray(c, dtype=np.int64) for c in codes)
+    if not codes:
+        raise ValueError("joint_table needs at least one code array")
+    codes = tuple(check_codes(f"codes[{i}]", c) for i, c in enumerate(codes))
     if len({len(c) for c in codes}) != 1:
         raise ValueError("all code arrays must have the same length")
     if any(c.size and c.min() < 0 for c in codes):
         raise ValueError("codes must be nonnegative integers")
     if shape is None:
         shape = tuple(int(c.max()) + 1 for c in codes)
-    elif len(shape) != len(codes) or any(c.size and c.max() >= s for c, s in zip(codes, shape, strict=True)):
+    elif len(shape) != len(codes) or any(c.size and c.max() >= s for c, s in zip(codes, shape, strict=False)):
         raise ValueError(f"shape {shape} does not hold every code")
     counts = np.bincount(np.ravel_multi_index(codes, shape), minlength=int(np.prod(shape)))
     return counts.reshape(shape) / len(codes[0])
@@ -38,7 +42,12 @@ def joint_table(*codes: np.ndarray, shape: tuple[int, ...] | None = None) -> np.
 
 def encode(*codes: np.ndarray) -> np.ndarray:
     """Combine aligned integer arrays into one code per row (the joint symbol), 0..n_symbols-1."""
-    stacked = np.stack([np.asarray(c, dtype=np.int64) for c in codes], axis=1)
+    if not codes:
+        raise ValueError("encode needs at least one code array")
+    arrays = [check_codes(f"codes[{i}]", c) for i, c in enumerate(codes)]
+    if len({len(a) for a in arrays}) != 1:
+        raise ValueError("all code arrays must have the same length")
+    stacked = np.stack(arrays, axis=1)
     return np.unique(stacked, axis=0, return_inverse=True)[1].ravel()
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from estimators.threads import one_thread
+from estimators.validation import check_float
 
 LN2 = math.log(2.0)
 _BARRIER_GROWTH = 8.0
@@ -81,7 +82,8 @@ def broja_pid_batch(
 
     On the CPU the solve runs on one thread: its small dense operations gain little from a second one on a
     quiet machine and lose several-fold when another process competes for the cores."""
-    if not (isinstance(tol_bits, float | int) and 0 < tol_bits < 1):
+    tol_bits = check_float("tol_bits", tol_bits, 0.0, strict=True)
+    if tol_bits >= 1:
         raise ValueError(f"tol_bits must be a number in (0, 1), got {tol_bits!r}")
     arrays = [_validated(t) for t in tables]
     results: list[PIDResult | None] = [None] * len(arrays)
@@ -99,7 +101,10 @@ def broja_pid_batch(
 
 
 def _validated(p: np.ndarray) -> np.ndarray:
-    p = np.asarray(p, dtype=np.float64)
+    try:
+        p = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"p must be a numeric 3-D table p[x1, x2, y]: {error}") from None
     if p.ndim != 3 or min(p.shape) < 1:
         raise ValueError(f"p must be a 3-D table p[x1, x2, y] with every axis >= 1, got shape {p.shape}")
     if not np.isfinite(p).all() or (p < 0).any():

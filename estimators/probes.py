@@ -26,6 +26,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from estimators.validation import check_codes, check_float, check_int
+
 _PROB_FLOOR = 1e-12
 
 
@@ -57,10 +59,10 @@ class _Probe:
     kind = ""
 
     def __init__(self, val_fraction: float, seed: int) -> None:
-        if not 0.05 <= val_fraction <= 0.5:
+        self.val_fraction = check_float("val_fraction", val_fraction, 0.05)
+        if self.val_fraction > 0.5:
             raise ValueError(f"val_fraction must be in [0.05, 0.5], got {val_fraction!r}")
-        self.val_fraction = val_fraction
-        self.seed = seed
+        self.seed = check_int("seed", seed, 0)
 
     def _candidates(self) -> list[ClassifierMixin]:
         raise NotImplementedError
@@ -75,9 +77,9 @@ class _Probe:
         with threadpool_limits(limits=1), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             if len(candidates) > 1 and len(self.classes_) > 1:
-                stratify = y if counts.min() >= 2 else None
+                self._check_split(counts)
                 x_fit, x_val, y_fit, y_val = train_test_split(
-                    x, y, test_size=self.val_fraction, random_state=self.seed, stratify=stratify
+                    x, y, test_size=self.val_fraction, random_state=self.seed, stratify=y
                 )
                 losses = [_cross_entropy_bits(clone(c).fit(x_fit, y_fit), x_val, y_val) for c in candidates]
                 self.validation_bits_ = losses
@@ -89,9 +91,22 @@ class _Probe:
                 self.model_.fit(x, y)
         return self
 
+    def _check_split(self, counts: np.ndarray) -> None:
+        """The stratified validation split must leave every class on both sides."""
+        n, k = int(counts.sum()), len(counts)
+        n_val = math.ceil(self.val_fraction * n)
+        if counts.min() < 2 or n_val < k or n - n_val < k:
+            rare = int(self.classes_[int(np.argmin(counts))])
+            raise ValueError(
+                f"labels: the {self.kind} probe picks its hyperparameter on a stratified validation split "
+                f"({self.val_fraction:g} of the data), which needs every class at least twice and at least "
+                f"{k} samples on each side; got {n} samples of {k} classes, class {rare!r} with "
+                f"{int(counts.min())}"
+            )
+
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Probabilities over `classes_`, shape (n, n_classes)."""
-        x = np.asarray(features, dtype=np.float64)
+        x = _numeric("features", features)
         if self.model_ is None:
             return np.ones((len(x), 1))
         with threadpool_limits(limits=1):
@@ -161,8 +176,7 @@ class MLPProbe(_Probe):
         max_iter: int = 300,
     ) -> None:
         super().__init__(val_fraction, seed)
-        if not (isinstance(hidden, int) and hidden >= 1):
-            raise ValueError(f"hidden must be an integer >= 1, got {hidden!r}")
+        hidden = check_int("hidden", hidden, 1)
         if not alphas or any(not (a >= 0 and math.isfinite(a)) for a in alphas):
             raise ValueError(f"alphas must be a non-empty tuple of finite numbers >= 0, got {alphas!r}")
         self.hidden = hidden
@@ -207,13 +221,20 @@ def probe_score(
 
 
 def _check_xy(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(features, dtype=np.float64)
-    y = np.asarray(labels)
-    if x.ndim != 2 or y.ndim != 1 or len(x) != len(y) or len(y) == 0:
+    x = _numeric("features", features)
+    y = check_codes("labels", labels)
+    if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
         raise ValueError(f"features must be (n, d) and labels (n,) with n >= 1, got {x.shape} and {y.shape}")
     if not np.isfinite(x).all():
         raise ValueError("features must be finite")
     return x, y
+
+
+def _numeric(name: str, values: object) -> np.ndarray:
+    array = np.asarray(values)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    return array.astype(np.float64)
 
 
 def _mean_neg_log2(proba: np.ndarray, classes: np.ndarray, labels: np.ndarray) -> float:

@@ -22,6 +22,7 @@ import numpy as np
 from estimators.discretize import Discretizer, default_n_clusters
 from estimators.information import joint_table
 from estimators.pid import broja_pid_batch
+from estimators.validation import check_codes, check_float, check_int
 
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")
 
@@ -74,13 +75,19 @@ def table_pid(
     device: str = "cpu",
 ) -> RepresentationPID:
     """Bias-corrected PID of discrete codes (each coded 0..k-1) and labels."""
-    c1, c2, y = (np.asarray(a, dtype=np.int64) for a in (codes1, codes2, labels))
+    c1, c2, y = (
+        check_codes(name, a) for name, a in (("codes1", codes1), ("codes2", codes2), ("labels", labels))
+    )
     if not (len(c1) == len(c2) == len(y) >= 2):
         raise ValueError("codes1, codes2 and labels must be aligned arrays of at least 2 rows")
-    if n_permutations < 1 or n_bootstrap < 1:
-        raise ValueError(f"n_permutations and n_bootstrap must be >= 1, got {n_permutations}, {n_bootstrap}")
-    if not 0 < confidence < 1:
+    if min(c1.min(), c2.min()) < 0:
+        raise ValueError("codes1 and codes2 must be nonnegative integers")
+    n_permutations = check_int("n_permutations", n_permutations, 1)
+    n_bootstrap = check_int("n_bootstrap", n_bootstrap, 1)
+    confidence = check_float("confidence", confidence, 0.0, strict=True)
+    if confidence >= 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    seed = check_int("seed", seed, 0)
     y = np.unique(y, return_inverse=True)[1].ravel()
     shape = (int(c1.max()) + 1, int(c2.max()) + 1, int(y.max()) + 1)
     n = len(y)
@@ -129,7 +136,7 @@ def representation_pid(
 
     `n_clusters` per modality defaults to `default_n_clusters(N, |Y|)` (table well below N cells).
     """
-    y = np.asarray(labels)
+    y = check_codes("labels", labels)
     k = n_clusters if n_clusters is not None else default_n_clusters(len(y), len(np.unique(y)))
     codes = [
         Discretizer(k, n_components=n_components, normalize=normalize, seed=seed).fit_transform(z)

@@ -67,7 +67,14 @@ class FactorGenerator:
     def __post_init__(self) -> None:
         m = check_int("n_modalities", self.n_modalities, 2)
         check_int("redundancy", self.redundancy, 1)
-        unique = (self.unique,) * m if isinstance(self.unique, int | np.integer) else tuple(self.unique)
+        if isinstance(self.unique, int | np.integer) and not isinstance(self.unique, bool):
+            unique = (self.unique,) * m
+        elif isinstance(self.unique, tuple | list):
+            unique = tuple(self.unique)
+        else:
+            raise ValueError(
+                f"unique must be one class count (an integer >= 1) or {m} of them, got {self.unique!r}"
+            )
         if len(unique) != m:
             raise ValueError(
                 f"unique must be one class count or {m} of them (one per modality), got {unique!r}"

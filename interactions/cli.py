@@ -9,7 +9,7 @@ from pathlib import Path
 from generators import available_generators
 from interactions.device import resolve_device
 from interactions.executor import BACKENDS
-from interactions.grid import ARMS, grid, run_grid
+from interactions.grid import ARMS, STALE_POLICIES, grid, run_grid
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
 from interactions.report import reports_dir, tidy_scores, write_reports
@@ -18,6 +18,12 @@ from interactions.store import ResultsStore, run_id
 
 def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return int(text)
 
 
 def _choices() -> str:
@@ -40,11 +46,17 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
     parser.add_argument(
         "--workers",
-        type=int,
+        type=_positive_int,
         default=None,
         help="local worker processes (default: every usable core; 1 runs in this process)",
     )
     parser.add_argument("--backend", default="local", choices=BACKENDS, help="local processes or Ray tasks")
+    parser.add_argument(
+        "--stale",
+        default="keep",
+        choices=STALE_POLICIES,
+        help="stored runs computed by other code or dependency versions: keep them (default) or recompute",
+    )
     parser.add_argument(
         "--ray-address",
         default=None,
@@ -100,12 +112,21 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             print(f"{name}: {path}")
         return 0
     resolve_device(args.device)  # before any data are sampled or models built
-    execution = {"workers": args.workers, "backend": args.backend, "ray_address": args.ray_address}
+    execution = {
+        "workers": args.workers,
+        "backend": args.backend,
+        "ray_address": args.ray_address,
+        "stale": args.stale,
+    }
     if args.command == "grid":
         specs = grid(args.preset, args.generators, args.objectives, args.seeds, args.device)
         store = ResultsStore(args.store)
         counts = run_grid(specs, store, force=args.force, **execution)
         print(f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}")
+        if counts["stale"]:
+            print(
+                f"{counts['stale']} cached runs were computed by other code: --stale recompute retrains them"
+            )
         write_reports(store, args.reports or folder)
         return 0
     (spec,) = grid(args.preset, [args.generator], [args.objective], [args.seed], args.device)

@@ -8,6 +8,8 @@ is a pure function of its spec and runs on one thread, so its scores do not depe
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,7 @@ import interactions
 from estimators.probes import probe_score
 from estimators.representation_pid import ATOMS, representation_pid
 from estimators.threads import one_thread, thread_counts
+from estimators.validation import check_int
 from generators import available_generators, generator_preset
 from generators.registry import Generator
 from interactions.augment import ImageAugment
@@ -150,9 +154,8 @@ def grid(
     for arm in arms:
         if arm not in ARMS:
             objective_class(arm)  # a registered (or plug-in) objective, else ValueError naming the choices
-    return [
-        RunSpec(g, a, int(s), preset, device) for g in gens for a in arms for s in (seeds or preset.seeds)
-    ]
+    seeds = [check_int("seeds", s, 0) for s in (seeds if seeds is not None else preset.seeds)]
+    return [RunSpec(g, a, s, preset, device) for g in gens for a in arms for s in seeds]
 
 
 def _probe_rows(kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test, tasks, epoch, seed) -> list:
@@ -260,6 +263,37 @@ def execute(spec: RunSpec) -> RunOutcome:
     return RunOutcome(rows, seconds, "done", None, meta)
 
 
+# Modules that cannot change a run's scores (how runs are scheduled, stored and reported).
+_NOT_SCORING = {"report.py", "cli.py", "store.py", "executor.py"}
+STALE_POLICIES = ("keep", "recompute")
+
+
+@cache
+def code_fingerprint() -> str:
+    """A hash of everything that determines a run's scores besides its configuration: the source of the
+    generators, estimators and harness (not the report, CLI, store or executor) and the versions of torch,
+    numpy, scipy and scikit-learn. Stored with every run; a run stored under another fingerprint is stale."""
+    import scipy
+    import sklearn
+
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for package in ("generators", "estimators", "interactions"):
+        for path in sorted((root / package).rglob("*.py")):
+            if path.name not in _NOT_SCORING:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for module in (torch, np, scipy, sklearn):
+        digest.update(f"{module.__name__}={module.__version__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def is_stale(meta: str | dict | None) -> bool:
+    """Whether a stored run's metadata (JSON or dict) names another code fingerprint, or none."""
+    if isinstance(meta, str):
+        meta = json.loads(meta)
+    return not meta or meta.get("code") != code_fingerprint()
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -293,22 +327,32 @@ def run_grid(
     workers: int | None = None,
     backend: str = "local",
     ray_address: str | None = None,
+    stale: str = "keep",
 ) -> dict[str, int]:
     """Run every spec not yet in the store (all of them with `force`); returns counts by outcome.
+
+    A stored run computed by other code (`code_fingerprint`) is kept and counted as `stale` by default;
+    `stale="recompute"` trains it again.
 
     `backend="local"` runs `workers` processes (default: every usable core; 1 runs in this process);
     `backend="ray"` runs Ray tasks (one CPU each, one GPU each on CUDA). The driver alone writes the store,
     one transaction per run as results arrive, so a killed grid loses only the runs in flight.
     """
-    counts = {"trained": 0, "cached": 0, "failed": 0}
+    if stale not in STALE_POLICIES:
+        raise ValueError(f"stale must be one of {', '.join(map(repr, STALE_POLICIES))}, got {stale!r}")
+    counts = {"trained": 0, "cached": 0, "failed": 0, "stale": 0}
     todo: list[tuple[RunSpec, str, dict]] = []
     for spec in specs:
         config = spec.config()
         key = run_id(config)
-        if not force and store.status(key) is not None:
-            counts["cached"] += 1
-        else:
+        stored = None if force else store.run(key)
+        if stored is not None and is_stale(stored["meta"]) and stale == "recompute":
+            stored = None
+        if stored is None:
             todo.append((spec, key, config))
+        else:
+            counts["cached"] += 1
+            counts["stale"] += is_stale(stored["meta"])
     if not todo:
         return counts
     cuda = any(spec.device.startswith("cuda") for spec, _, _ in todo)
@@ -323,6 +367,7 @@ def run_grid(
         "backend": "serial" if isinstance(executor, SerialExecutor) else backend,
         "package": interactions.__version__,
         "commit": _git_commit(),
+        "code": code_fingerprint(),
     }
     show = log is not None and hasattr(log, "isatty") and log.isatty()
     bar = tqdm(total=len(specs), initial=counts["cached"], desc="grid", unit="run", disable=not show)

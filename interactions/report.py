@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pandas as pd
 
 from estimators.representation_pid import ATOMS
 from generators import PaperComparison, available_generators, comparisons, generator_preset
-from interactions.grid import ARMS, SCORING_VERSION, truth_table
+from interactions.grid import ARMS, SCORING_VERSION, code_fingerprint, is_stale, truth_table
 from interactions.store import ResultsStore
 
 
@@ -62,6 +63,28 @@ def _mean_std(values: pd.Series) -> str:
     return f"{100 * values.mean():.1f} ± {100 * values.std():.1f}"
 
 
+def _provenance(runs: pd.DataFrame) -> list[str]:
+    """Which stored runs the tables summarise, and which of them other code computed (stale)."""
+    version = runs["config"].map(lambda c: json.loads(c)["scoring"]["version"])
+    current = runs[(runs["status"] == "done") & (version == SCORING_VERSION)]
+    current = current.sort_values("finished").groupby(["objective", "generator", "seed"]).tail(1)
+    stale = current[current["meta"].map(is_stale)]
+    lines = [
+        f"Summarises {len(current)} runs (the latest finished run per objective, generator and seed at "
+        f"scoring version {SCORING_VERSION}); this code's fingerprint is `{code_fingerprint()}`.",
+        "",
+    ]
+    if not stale.empty:
+        lines += [
+            f"**Stale runs:** {len(stale)} of them were computed by other code or dependency versions, or "
+            "before runs recorded their code (rerun with `--stale recompute` to retrain them): "
+            + ", ".join(f"{r.generator} / {r.objective} / seed {r.seed}" for r in stale.itertuples())
+            + ".",
+            "",
+        ]
+    return lines
+
+
 def _objective_order(objectives: list[str]) -> list[str]:
     known = [a for a in ARMS if a in objectives]
     return known + sorted(set(objectives) - set(known))
@@ -76,6 +99,7 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
         "concatenated encoders).",
         "",
     ]
+    lines += _provenance(runs)
     failed = runs[runs["status"] == "failed"]
     if not failed.empty:
         lines += ["**Failed runs:**", ""]
@@ -296,7 +320,10 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
         "pid_dynamics": out / "pid_dynamics.png",
     }
     if scores.empty:
-        return {}
+        raise ValueError(
+            f"results store {store.path} holds no finished run at scoring version {SCORING_VERSION}: "
+            "run a grid into it first (interactions grid, or pytest benchmarks/)"
+        )
     _atomic(paths["scores"], lambda p: scores.to_csv(p, index=False, float_format="%.6g"))
     _atomic(paths["summary"], lambda p: Path(p).write_text(summary_markdown(scores, store.runs())))
     _atomic(paths["accuracy"], lambda p: plot_accuracy_bars(scores, p))

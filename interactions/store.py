@@ -10,7 +10,8 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,10 @@ CREATE INDEX IF NOT EXISTS scores_run ON scores(run_id);
 """
 
 
+class StoreError(ValueError):
+    """The results store file cannot be used (a directory, unreadable, not SQLite, read-only)."""
+
+
 def run_id(config: dict) -> str:
     """Hash of the canonical JSON of a run's full configuration."""
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
@@ -48,22 +53,52 @@ def run_id(config: dict) -> str:
 class ResultsStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
+        if self.path.is_dir():
+            raise StoreError(
+                f"results store {self.path} is a directory: give a file, e.g. {self.path / 'results.sqlite'}"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"results store {self.path}: cannot create its folder ({error})") from None
+        with self._connection() as db:
             db.executescript(SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
             if "meta" not in columns:  # a store written before run metadata was kept
                 db.execute("ALTER TABLE runs ADD COLUMN meta TEXT")
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        db.execute("PRAGMA journal_mode=WAL")
-        return db
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection whose SQLite errors name this store's file and say what to do."""
+        try:
+            db = sqlite3.connect(self.path, timeout=60)
+        except sqlite3.Error as error:
+            raise StoreError(f"results store {self.path}: cannot open it ({error})") from None
+        try:
+            with db:  # one transaction: all or nothing
+                db.execute("PRAGMA journal_mode=WAL")
+                yield db
+        except sqlite3.Error as error:
+            hint = (
+                "its folder or file is read-only: pass a writable --store"
+                if "readonly" in str(error) or "read-only" in str(error)
+                else "it is not a readable results store (corrupted or truncated?): move it away or pass "
+                "another --store"
+            )
+            raise StoreError(f"results store {self.path}: {error}; {hint}") from None
+        finally:
+            db.close()
 
     def status(self, key: str) -> str | None:
-        with self._connect() as db:
-            row = db.execute("SELECT status FROM runs WHERE run_id = ?", (key,)).fetchone()
-        return None if row is None else row[0]
+        stored = self.run(key)
+        return None if stored is None else stored["status"]
+
+    def run(self, key: str) -> dict | None:
+        """Run `key`'s row (status, reason, seconds, finished, meta JSON ...), or None if not stored."""
+        with self._connection() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute("SELECT * FROM runs WHERE run_id = ?", (key,)).fetchone()
+        return None if row is None else dict(row)
 
     def record(
         self,
@@ -78,33 +113,29 @@ class ResultsStore:
     ) -> None:
         """Replace run `key` and its scores, atomically: rows are (task, probe, metric, epoch, value);
         `meta` says where and how it ran (host, versions, thread counts, backend, commit)."""
-        db = self._connect()
-        try:
-            with db:  # one transaction: all or nothing
-                db.execute("DELETE FROM scores WHERE run_id = ?", (key,))
-                db.execute("DELETE FROM runs WHERE run_id = ?", (key,))
-                db.execute(
-                    "INSERT INTO runs (run_id, objective, generator, seed, status, reason, seconds, finished,"
-                    " config, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        key,
-                        config["objective"]["arm"],
-                        config["generator"]["preset"],
-                        config["seed"],
-                        status,
-                        reason,
-                        seconds,
-                        time.time(),
-                        json.dumps(config, sort_keys=True),
-                        None if meta is None else json.dumps(meta, sort_keys=True),
-                    ),
-                )
-                db.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)", [(key, *row) for row in rows])
-        finally:
-            db.close()
+        with self._connection() as db:
+            db.execute("DELETE FROM scores WHERE run_id = ?", (key,))
+            db.execute("DELETE FROM runs WHERE run_id = ?", (key,))
+            db.execute(
+                "INSERT INTO runs (run_id, objective, generator, seed, status, reason, seconds, finished,"
+                " config, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    config["objective"]["arm"],
+                    config["generator"]["preset"],
+                    config["seed"],
+                    status,
+                    reason,
+                    seconds,
+                    time.time(),
+                    json.dumps(config, sort_keys=True),
+                    None if meta is None else json.dumps(meta, sort_keys=True),
+                ),
+            )
+            db.executemany("INSERT INTO scores VALUES (?, ?, ?, ?, ?, ?)", [(key, *row) for row in rows])
 
     def runs(self) -> pd.DataFrame:
-        with self._connect() as db:
+        with self._connection() as db:
             return pd.read_sql_query("SELECT * FROM runs", db)
 
     def scores(self, version: int | None = None) -> pd.DataFrame:
@@ -121,5 +152,5 @@ class ResultsStore:
                     WHERE o.objective = e.objective AND o.generator = e.generator AND o.seed = e.seed))
             SELECT r.objective, r.generator, r.seed, s.task, s.probe, s.metric, s.epoch, s.value
             FROM scores s JOIN runs r USING (run_id) WHERE run_id IN (SELECT run_id FROM latest)"""
-        with self._connect() as db:
+        with self._connection() as db:
             return pd.read_sql_query(query, db, params={"version": version})

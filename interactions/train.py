@@ -97,7 +97,14 @@ def train(
 ) -> TrainResult:
     """Train `objective` on `sample` (its modalities and labels). Raises `TrainingDiverged` on a non-finite
     loss. `on_epoch_end(epoch, objective)` runs after every epoch (e.g. to score checkpoints)."""
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(config).__name__}")
     device = resolve_device(config.device)
+    objective.check_sample(sample.modalities, sample.labels)
+    if len(sample) < 2:
+        raise ValueError(
+            f"sample must hold at least 2 samples (contrastive batches need 2), got {len(sample)}"
+        )
     objective.to(device)
     history: list[dict] = []
     start = time.perf_counter()
@@ -133,6 +140,7 @@ def train(
                 second=augment_view(clean, augments, generator),
                 labels={k: v[index] for k, v in labels.items()},
             )
+            objective.before_step(views)
             out = objective.loss(views)
             loss = out["loss"]
             if not torch.isfinite(loss):
@@ -172,14 +180,34 @@ def save_checkpoint(path: str | Path, objective: Objective, extra: dict | None =
 
 
 def load_checkpoint(path: str | Path, device: str = "auto") -> Objective:
-    """Rebuild the objective saved by `save_checkpoint` and load its weights."""
+    """Rebuild the objective saved by `save_checkpoint` and load its weights (weights-only loading). A
+    missing, truncated or foreign file raises ValueError naming it."""
     path = Path(path)
-    config = json.loads((path / "config.json").read_text())
-    objective = build_objective(
-        config["objective"], config["modality_dims"], ModelConfig(**config["model"]), **config["options"]
-    )
-    objective.load_state_dict(torch.load(path / "weights.pt", map_location="cpu", weights_only=True))
-    return objective.to(resolve_device(device))
+    config_file, weights_file = path / "config.json", path / "weights.pt"
+    for file in (config_file, weights_file):
+        if not file.is_file():
+            raise ValueError(f"checkpoint {path}: {file.name} is missing (save_checkpoint writes both files)")
+    try:
+        config = json.loads(config_file.read_text())
+        objective = build_objective(
+            config["objective"], config["modality_dims"], ModelConfig(**config["model"]), **config["options"]
+        )
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"{config_file} is not a checkpoint configuration ({type(error).__name__}: {error}); it may be "
+            "truncated: save the checkpoint again"
+        ) from None
+    device = resolve_device(device)
+    try:
+        state = torch.load(weights_file, map_location="cpu", weights_only=True)
+        objective.load_state_dict(state)
+    except Exception as error:  # torch raises several types for a damaged file (EOFError, RuntimeError, ...)
+        detail = str(error).splitlines()[0] if str(error) else "empty or truncated"
+        raise ValueError(
+            f"{weights_file} cannot be loaded as this objective's weights ({type(error).__name__}: "
+            f"{detail}); save the checkpoint again"
+        ) from None
+    return objective.to(device)
 
 
 def _atomic_write(target: Path, write: Callable) -> None:

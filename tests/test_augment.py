@@ -59,3 +59,27 @@ def test_color_jitter_off_keeps_hues(images: torch.Tensor) -> None:
 def test_invalid_image_knobs_raise(knob: str, value: object) -> None:
     with pytest.raises(ValueError, match=knob):
         ImageAugment(**{knob: value})
+
+
+def test_vector_augment_noise_and_masking_rates_and_seeding() -> None:
+    from interactions.augment import NO_AUGMENT, VectorAugment
+
+    x = torch.ones(20000, 16)
+    augment = VectorAugment(noise_std=0.3, noise_p=0.5, mask_fraction=0.25, mask_p=0.4)
+    out = augment(x, torch.Generator().manual_seed(3))
+    assert torch.equal(out, augment(x, torch.Generator().manual_seed(3)))
+    assert not torch.equal(out, augment(x, torch.Generator().manual_seed(4)))
+    zeros = out == 0
+    masked_rows = zeros.any(dim=1)
+    # Rows are masked with probability mask_p (a masked row of 16 features keeps some zero w.p. 1 - 0.75^16).
+    assert masked_rows.float().mean().item() == pytest.approx(0.4 * (1 - 0.75**16), abs=0.02)
+    assert zeros[masked_rows].float().mean().item() == pytest.approx(0.25 / (1 - 0.75**16), abs=0.02)
+    unmasked = out[~zeros]
+    noisy = (unmasked != 1).float().mean().item()
+    assert noisy == pytest.approx(0.5, abs=0.02)  # rows with noise: every kept feature moves
+    assert (unmasked[unmasked != 1] - 1).std().item() == pytest.approx(0.3, rel=0.05)
+    assert torch.equal(NO_AUGMENT(x, torch.Generator().manual_seed(0)), x)
+    for knobs, name in (({"noise_std": -1.0}, "noise_std"), ({"mask_p": 1.5}, "mask_p"),
+                        ({"noise_p": float("nan")}, "noise_p")):  # fmt: skip
+        with pytest.raises(ValueError, match=name):
+            VectorAugment(**knobs)

@@ -52,8 +52,8 @@ def _done(store: Path) -> set[str]:
 def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatch) -> None:
     store = ResultsStore(tmp_path / "r.sqlite")
     specs = grid(TINY, objectives=["cross", "random_encoders"], device="cpu")
-    assert run_grid(specs, store, log=None) == {"trained": 2, "cached": 0, "failed": 0}
-    assert run_grid(specs, store, log=None) == {"trained": 0, "cached": 2, "failed": 0}
+    assert run_grid(specs, store, log=None) == {"trained": 2, "cached": 0, "failed": 0, "stale": 0}
+    assert run_grid(specs, store, log=None) == {"trained": 0, "cached": 2, "failed": 0, "stale": 0}
     assert run_grid(specs[:1], store, force=True, log=None)["trained"] == 1
     scores = store.scores()
     # One run per (objective, generator, seed) counts: a forced rerun replaces, a smaller preset's older run
@@ -72,7 +72,12 @@ def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatc
     monkeypatch.setattr("interactions.grid.run_one", diverge)
     failing = grid(TINY, objectives=["cross_self", "comm"], device="cpu")
     # In this process (workers=1), where the patched run_one is seen.
-    assert run_grid(failing, store, log=None, workers=1) == {"trained": 0, "cached": 0, "failed": 2}
+    assert run_grid(failing, store, log=None, workers=1) == {
+        "trained": 0,
+        "cached": 0,
+        "failed": 2,
+        "stale": 0,
+    }
     runs = store.runs().set_index("run_id")
     assert runs.loc[run_id(failing[0].config()), "status"] == "failed"
     assert "epoch 1, step 3" in runs.loc[run_id(failing[0].config()), "reason"]
@@ -117,7 +122,7 @@ def test_a_killed_grid_retrains_only_unfinished_runs(tmp_path: Path) -> None:
     assert workers and not [p for p in workers if is_alive(p)]
     specs = grid("smoke", ["bimodal_1bit"], arms.split(","), device="cpu")
     counts = run_grid(specs, ResultsStore(store), log=None)
-    assert counts == {"trained": 4 - len(finished), "cached": len(finished), "failed": 0}
+    assert counts == {"trained": 4 - len(finished), "cached": len(finished), "failed": 0, "stale": 0}
     assert finished <= _done(store) and len(_done(store)) == 4
 
 
@@ -249,3 +254,24 @@ def test_stored_run_ids_are_unchanged() -> None:
     for preset, ids in recorded.items():
         now = {f"{s.generator}/{s.arm}/{s.seed}": run_id(s.config()) for s in grid(preset)}
         assert now == ids, preset
+
+
+def test_gain_over_init_is_the_score_minus_the_same_architecture_at_initialisation(tmp_path: Path) -> None:
+    """Fused objectives are compared with random_fused, encoder objectives with random_encoders, on the same
+    generator, seed, task, probe, metric and epoch; PID rows and the random arms themselves get no gain."""
+    from interactions.report import tidy_scores
+
+    store = ResultsStore(tmp_path / "r.sqlite")
+    values = {"comm": 0.9, "cross": 0.8, "random_fused": 0.6, "random_encoders": 0.55}
+    for arm, value in values.items():
+        (spec,) = grid(TINY, objectives=[arm])
+        rows = [("redundancy", "linear", "balanced_accuracy", None, value),
+                ("redundancy", "linear", "balanced_accuracy", 0, value / 2),
+                ("all", "pid", "synergy_corrected", None, 0.3)]  # fmt: skip
+        store.record(run_id(spec.config()), spec.config(), rows)
+    scores = tidy_scores(store).set_index(["objective", "probe", "epoch"])
+    assert scores.loc[("comm", "linear", None), "gain_over_init"].item() == pytest.approx(0.3)
+    assert scores.loc[("cross", "linear", None), "gain_over_init"].item() == pytest.approx(0.25)
+    assert scores.loc[("cross", "linear", 0), "gain_over_init"].item() == pytest.approx(0.125)
+    assert scores.loc[("random_fused", "linear", None), "gain_over_init"].item() == pytest.approx(0.0)
+    assert scores.xs("pid", level="probe")["gain_over_init"].isna().all()

@@ -272,14 +272,21 @@ def test_factorcl_loss_matches_a_reference_and_club_critics_train_apart() -> Non
     views = _views(n=8, seed=4)
     club_before = {k: v.clone() for k, v in obj.club_critics.state_dict().items()}
     rest_before = {k: v.clone() for k, v in obj.state_dict().items() if not k.startswith("club_critics")}
-    out = obj.loss(views)
-    # The CLUB critics took their own step; nothing else moved.
+    obj.before_step(views)  # the trainer's hook: the CLUB critics take their own step, nothing else moves
     assert any(not torch.equal(club_before[k], v) for k, v in obj.club_critics.state_dict().items())
     assert all(
         torch.equal(rest_before[k], v)
         for k, v in obj.state_dict().items()
         if not k.startswith("club_critics")
     )
+    # The loss itself changes nothing, in training or eval mode, with or without gradients.
+    state = {k: v.clone() for k, v in obj.state_dict().items()}
+    for mode in (obj.eval, obj.train):
+        mode()
+        with torch.no_grad():
+            obj.loss(views)
+    assert all(torch.equal(state[k], v) for k, v in obj.state_dict().items())
+    out = obj.loss(views)
     (s1, s2), (u1, u2) = obj.factors(views.clean)
     (s1a, s2a), (u1a, u2a) = obj.factors(views.first)
     c, club = obj.critics, obj.club_critics

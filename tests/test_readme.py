@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 import pytest
+import torch
 
 import generators.registry as registry
 from generators import available_generators, builtin_generators, generator_preset
 from interactions.grid import grid, run_grid
+from interactions.objectives import build_objective
 from interactions.report import write_reports
 from interactions.store import ResultsStore
 
@@ -22,10 +24,23 @@ def test_plugin_example_trains_and_is_scored(capsys) -> None:
     assert block is not None
     code = block.group(1)
     assert len(code.strip().splitlines()) <= 30
-    exec(compile(code, "README plug-in example", "exec"), {"__name__": "readme_example"})
+    namespace = {"__name__": "readme_example"}
+    exec(compile(code, "README plug-in example", "exec"), namespace)
     printed = capsys.readouterr().out
     scores = eval(printed.strip().splitlines()[-1])  # the dict of balanced accuracies it prints
     assert set(scores) == {"redundancy", "unique1", "unique2", "synergy", "all"}
+    # What the plug-in adds over its initialisation: the two modalities' encodings agree (an untrained
+    # pair of encoders already decodes the redundant factor, so decoding it proves nothing).
+    trained = namespace["objective"].eval()
+    untrained = build_objective("align_spread", [32, 32]).eval()
+    xs = [torch.as_tensor(x) for x in namespace["gen"].sample(1000, seed=5).modalities]
+
+    def disagreement(objective) -> float:
+        with torch.no_grad():
+            z1, z2 = objective.represent(xs).per_modality
+        return float(((z1 - z2) ** 2).mean() / (z1.var(0).mean() + z2.var(0).mean()))
+
+    assert disagreement(trained) < 0.1 * disagreement(untrained)
     assert scores["redundancy"] > 0.9
 
 
@@ -46,7 +61,7 @@ def test_generator_preset_example_plugs_in_through_an_entry_point(tmp_path: Path
     (spec,) = grid("smoke", ["redundancy_only"], ["cross"], device="cpu")
     assert spec.model().embed_dim == 16 and spec.build_generator().truth("all").redundancy == 2.0
     store = ResultsStore(tmp_path / "r.sqlite")
-    assert run_grid([spec], store, log=None) == {"trained": 1, "cached": 0, "failed": 0}
+    assert run_grid([spec], store, log=None) == {"trained": 1, "cached": 0, "failed": 0, "stale": 0}
     summary = write_reports(store, tmp_path / "reports")["summary"].read_text()
     assert "## redundancy_only" in summary and "2 bits of redundancy and nothing else" in summary
     scores = store.scores()

@@ -3,7 +3,8 @@ representations it offers for probing (the joint one) and for PID scoring (one p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -61,9 +62,49 @@ class Objective(nn.Module):
     def start_epoch(self, epoch: int, epochs: int) -> None:
         """Called by the trainer before epoch `epoch` (0-based) of `epochs`, e.g. to anneal a weight."""
 
+    def before_step(self, views: Views) -> None:
+        """Called by the trainer before each training step's `loss(views)`: updates that are not part of the
+        loss (e.g. FactorCL fits its CLUB critics), so that `loss` itself changes nothing."""
+
+    def check_sample(self, modalities: Sequence[np.ndarray], labels: Mapping[str, np.ndarray]) -> None:
+        """Raise ValueError unless the data fit this objective: one array per modality, (n, d) float32 for a
+        vector modality of dimension d, (n, 3, H, W) uint8 or float32 for an image modality."""
+        if len(modalities) != len(self.modality_dims):
+            raise ValueError(
+                f"sample must have {len(self.modality_dims)} modalities (the objective's modality_dims), "
+                f"got {len(modalities)}"
+            )
+        for m, (x, shape) in enumerate(zip(modalities, self.modality_dims, strict=True)):
+            expected = (shape,) if isinstance(shape, int) else tuple(shape)
+            dtypes = ("float32",) if isinstance(shape, int) else ("uint8", "float32")
+            if tuple(x.shape[1:]) != expected or x.ndim != len(expected) + 1:
+                raise ValueError(
+                    f"modality {m + 1} must have shape (n, {', '.join(map(str, expected))}), got {x.shape}"
+                )
+            if str(x.dtype) not in dtypes:
+                raise ValueError(
+                    f"modality {m + 1} must be {' or '.join(dtypes)} (as the generators give it), got "
+                    f"{x.dtype}: convert it, e.g. x.astype(np.float32)"
+                )
+
     def options(self) -> dict:
-        """The objective's own options (JSON-ready), enough to rebuild it with `build_objective`."""
-        return {}
+        """The objective's own options (JSON-ready), enough to rebuild it with `build_objective`.
+
+        By default: each keyword of the subclass's `__init__` beyond `modality_dims` and `model`, read from
+        the attribute of the same name. Override it where an option is stored under another name."""
+        names = [
+            name
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+            if name not in ("self", "modality_dims", "model")
+            and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        ]
+        missing = [name for name in names if not hasattr(self, name)]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__} keeps no attribute for its option(s) {', '.join(missing)}: store "
+                "each option under its own name, or override options(), so that a checkpoint can rebuild it"
+            )
+        return {name: getattr(self, name) for name in names}
 
 
 def fused_representations(network: FusedNetwork, xs: Sequence[torch.Tensor]) -> Representations:

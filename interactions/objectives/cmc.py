@@ -55,6 +55,3 @@ class CMC(Objective):
 
     def represent(self, xs: Sequence[torch.Tensor]) -> Representations:
         return concatenated_representations(self.encoders, xs)
-
-    def options(self) -> dict:
-        return {"temperature": self.temperature}

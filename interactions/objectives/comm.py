@@ -86,6 +86,3 @@ class CoMM(Objective):
 
     def represent(self, xs: Sequence[torch.Tensor]) -> Representations:
         return fused_representations(self.network, xs)
-
-    def options(self) -> dict:
-        return {"temperature": self.temperature, "weights": self.weights}

@@ -65,6 +65,3 @@ class CrossSelf(Objective):
 
     def represent(self, xs: Sequence[torch.Tensor]) -> Representations:
         return concatenated_representations(self.encoders, xs)
-
-    def options(self) -> dict:
-        return {"ssl_weight": self.ssl_weight, "temperature": self.temperature}

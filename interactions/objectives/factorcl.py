@@ -109,25 +109,38 @@ class FactorCL(Objective):
             [head(z) for head, z in zip(self.unique_heads, h, strict=True)],
         )
 
+    def _club_inputs(self, s, u, s_aug) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        inputs = {}
+        for i, j in self.pairs:
+            pair = f"{i + 1}{j + 1}"
+            inputs[f"shared_conditional{pair}"] = (
+                torch.cat([s[i], s_aug[i]], 1),
+                torch.cat([s[j], s_aug[j]], 1),
+            )
+            inputs[f"unique{pair}"] = (u[i], u[j])
+        return inputs
+
+    def before_step(self, views: Views) -> None:
+        """Fit the CLUB critics on this batch's (detached) factors before the loss is taken (FactorCL's
+        order); `loss` then scores them frozen and changes nothing."""
+        with torch.no_grad():
+            (s, u), (s_aug, _) = self.factors(views.clean), self.factors(views.first)
+        with torch.enable_grad():
+            self._fit_club_critics(self._club_inputs(s, u, s_aug))
+
     def loss(self, views: Views) -> dict[str, torch.Tensor]:
         s, u = self.factors(views.clean)
         s_aug, u_aug = self.factors(views.first)
-        club_inputs, nce = {}, {}
+        club_inputs, nce = self._club_inputs(s, u, s_aug), {}
         for m in range(len(u)):
             nce[f"unique{m + 1}"] = info_nce(self.critics[f"unique{m + 1}"](u[m], u_aug[m]))
         for i, j in self.pairs:
             pair = f"{i + 1}{j + 1}"
-            club_inputs[f"shared_conditional{pair}"] = (
-                torch.cat([s[i], s_aug[i]], 1),
-                torch.cat([s[j], s_aug[j]], 1),
-            )
-            club_inputs[f"unique{pair}"] = (u[i], u[j])
             nce[f"shared{pair}"] = info_nce(self.critics[f"shared{pair}"](s[i], s[j]))
             conditional = self.critics[f"unique_conditional{pair}"]
             nce[f"unique_conditional{pair}"] = info_nce(
                 conditional(torch.cat([u[i], u_aug[i]], 1), torch.cat([u[j], u_aug[j]], 1))
             )
-        self._fit_club_critics(club_inputs)
         club = {}
         for name, (a, b) in club_inputs.items():
             frozen = {k: v.detach() for k, v in self.club_critics[name].named_parameters()}
@@ -166,6 +179,3 @@ class FactorCL(Objective):
         s, u = self.factors(xs)
         per_modality = [torch.cat([a, b], 1) for a, b in zip(s, u, strict=True)]
         return Representations(joint=torch.cat(per_modality, 1), per_modality=per_modality)
-
-    def options(self) -> dict:
-        return {"critic_hidden": self.critic_hidden, "club_steps": self.club_steps, "club_lr": self.club_lr}

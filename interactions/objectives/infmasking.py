@@ -100,12 +100,3 @@ class InfMasking(CoMM):
         )
         normaliser = torch.logsumexp(torch.cat([positive[:, None], negatives], 1), dim=1)
         return (normaliser - to_means.diagonal()).mean()
-
-    def options(self) -> dict:
-        return {
-            "temperature": self.temperature,
-            "mask_ratio": self.mask_ratio,
-            "n_masks": self.n_masks,
-            "mask_lambda": self.mask_lambda,
-            "anneal": self.anneal,
-        }

@@ -50,6 +50,3 @@ class Random(Objective):
         if self.architecture == "fused":
             return fused_representations(self.network, xs)
         return concatenated_representations(self.network, xs)
-
-    def options(self) -> dict:
-        return {"architecture": self.architecture}

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from estimators.validation import check_codes, check_int
 from interactions.models import FusedNetwork, ModalityShape, ModelConfig
 from interactions.objectives.base import Objective, Representations, Views, fused_representations
 from interactions.objectives.registry import register_objective
@@ -27,12 +28,21 @@ class Supervised(Objective):
         n_classes: int = 2,
     ) -> None:
         super().__init__(modality_dims, model)
-        if not (isinstance(n_classes, int) and n_classes >= 2):
-            raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
         self.task = str(task)
-        self.n_classes = n_classes
+        self.n_classes = check_int("n_classes", n_classes, 2)
         self.network = FusedNetwork(self.modality_dims, self.model_config)
         self.classifier = nn.Linear(self.model_config.embed_dim, n_classes)
+
+    def check_sample(self, modalities, labels) -> None:
+        super().check_sample(modalities, labels)
+        if self.task not in labels:
+            raise ValueError(f"task must be one of {', '.join(map(repr, labels))}, got {self.task!r}")
+        y = check_codes(f"labels[{self.task!r}]", labels[self.task])
+        if y.min() < 0 or y.max() >= self.n_classes:
+            raise ValueError(
+                f"n_classes must exceed every label of task {self.task!r} (labels 0 .. n_classes - 1), "
+                f"got n_classes={self.n_classes} and labels in [{y.min()}, {y.max()}]"
+            )
 
     def loss(self, views: Views) -> dict[str, torch.Tensor]:
         if self.task not in views.labels:
@@ -44,6 +54,3 @@ class Supervised(Objective):
 
     def represent(self, xs: Sequence[torch.Tensor]) -> Representations:
         return fused_representations(self.network, xs)
-
-    def options(self) -> dict:
-        return {"task": self.task, "n_classes": self.n_classes}
