@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument(
         "--objective", required=True, help="grid arm (e.g. comm, comm_fused) or registered objective"
     )
-    one.add_argument("--generator", required=True, help="generator preset, e.g. bimodal_1bit")
+    one.add_argument("--generator", required=True, help="generator preset (listed below)")
     one.add_argument("--seed", type=int, default=0)
     _grid_arguments(one)
     many = commands.add_parser("grid", help="run a preset's grid into the store and write the reports", **sub)

@@ -275,3 +275,15 @@ def test_gain_over_init_is_the_score_minus_the_same_architecture_at_initialisati
     assert scores.loc[("cross", "linear", 0), "gain_over_init"].item() == pytest.approx(0.125)
     assert scores.loc[("random_fused", "linear", None), "gain_over_init"].item() == pytest.approx(0.0)
     assert scores.xs("pid", level="probe")["gain_over_init"].isna().all()
+
+
+def test_the_harness_names_no_generator_preset() -> None:
+    """Generator presets live beside their generators: the grid, the report and the CLI read declarations."""
+    import re
+
+    from generators import available_generators
+
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, available_generators())) + r")\b")
+    for module in ("grid.py", "report.py", "cli.py"):
+        source = (Path(__file__).parent.parent / "interactions" / module).read_text()
+        assert not pattern.search(source), (module, pattern.search(source))
