@@ -38,7 +38,7 @@ def test_the_last_block_computes_the_cls_row_of_the_full_block() -> None:
 
     torch.manual_seed(4)
     block = FusionBlock(16, 4, depth=2)
-    for length in (2, 3, 17):
+    for length in (2, 3, 17, 33):  # both attention paths
         x = torch.randn(5, length, 16, dtype=torch.float64, requires_grad=True)
         block = block.double()
         full, cls = block(x)[:, 0], block.forward_cls(x)

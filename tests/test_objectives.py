@@ -325,3 +325,13 @@ def test_objectives_train_on_cuda_unchanged(name: str) -> None:
     assert math.isfinite(history[-1]["loss"])
     rep = obj.eval().represent([torch.as_tensor(x[:8], device="cuda") for x in sample.modalities])
     assert rep.joint.is_cuda
+
+
+def test_comm_terms_with_shared_similarity_blocks_equal_separate_nt_xent_calls() -> None:
+    from interactions.losses import nt_xent, nt_xent_against_anchors
+
+    torch.manual_seed(5)
+    z1, z2 = torch.randn(4, 16, 8, dtype=torch.float64), torch.randn(4, 16, 8, dtype=torch.float64)
+    expected = [0.5 * (nt_xent(z1[t], z2[3], 0.2) + nt_xent(z2[t], z1[3], 0.2)) for t in range(3)]
+    expected.append(nt_xent(z1[3], z2[3], 0.2))
+    assert torch.allclose(nt_xent_against_anchors(z1, z2, 0.2), torch.stack(expected), atol=1e-12)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import torch
 
-from interactions.losses import nt_xent
+from interactions.losses import nt_xent_against_anchors
 from interactions.models import FusedNetwork, ModalityShape, ModelConfig, projection_head, subset_name
 from interactions.objectives.base import (
     Objective,
@@ -70,13 +70,9 @@ class CoMM(Objective):
 
     def subset_terms(self, z1: torch.Tensor, z2: torch.Tensor) -> dict[str, torch.Tensor]:
         """CoMM's n + 1 terms from the head outputs (n + 1, B, D) of the two views, subsets in order."""
-        n, tau = len(self.modality_dims), self.temperature
-        terms = {
-            f"loss_{subset_name(s, n)}": 0.5 * (nt_xent(z1[t], z2[n], tau) + nt_xent(z2[t], z1[n], tau))
-            for t, s in enumerate(self.network.subsets[:-1])
-        }
-        terms["loss_all"] = nt_xent(z1[n], z2[n], tau)  # both halves of the full term are this symmetric loss
-        return terms
+        n = len(self.modality_dims)
+        values = nt_xent_against_anchors(z1, z2, self.temperature)  # every term in one pass, blocks shared
+        return {f"loss_{subset_name(s, n)}": values[t] for t, s in enumerate(self.network.subsets)}
 
     def weighted(self, terms: dict[str, torch.Tensor], weights: Sequence[float] | None = None) -> dict:
         """`{"loss": weighted mean of the terms, **detached terms}` (CoMM's `weights` by default)."""
