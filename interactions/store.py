@@ -89,10 +89,6 @@ class ResultsStore:
         finally:
             db.close()
 
-    def status(self, key: str) -> str | None:
-        stored = self.run(key)
-        return None if stored is None else stored["status"]
-
     def run(self, key: str) -> dict | None:
         """Run `key`'s row (status, reason, seconds, finished, meta JSON ...), or None if not stored."""
         with self._connection() as db:
@@ -138,19 +134,30 @@ class ResultsStore:
         with self._connection() as db:
             return pd.read_sql_query("SELECT * FROM runs", db)
 
+    def latest_runs(self, version: int | None = None) -> pd.DataFrame:
+        """The runs `scores(version)` reads: the latest finished run of each (objective, generator, seed)."""
+        with self._connection() as db:
+            return pd.read_sql_query(f"{self._latest(version)} SELECT * FROM runs WHERE run_id IN latest", db,
+                                     params={"version": version})  # fmt: skip
+
     def scores(self, version: int | None = None) -> pd.DataFrame:
         """Scores of the latest finished run of each (objective, generator, seed), with those columns.
 
         With `version`, only runs scored by that scoring version count (older ones stay in the store, unused).
         """
-        current = "" if version is None else "AND json_extract(config, '$.scoring.version') = :version"
-        query = f"""
-            WITH eligible AS (SELECT * FROM runs WHERE status = 'done' {current}),
-            latest AS (
-                SELECT run_id FROM eligible e WHERE finished = (
-                    SELECT MAX(finished) FROM eligible o
-                    WHERE o.objective = e.objective AND o.generator = e.generator AND o.seed = e.seed))
+        query = f"""{self._latest(version)}
             SELECT r.objective, r.generator, r.seed, s.task, s.probe, s.metric, s.epoch, s.value
             FROM scores s JOIN runs r USING (run_id) WHERE run_id IN (SELECT run_id FROM latest)"""
         with self._connection() as db:
             return pd.read_sql_query(query, db, params={"version": version})
+
+    @staticmethod
+    def _latest(version: int | None) -> str:
+        """A WITH clause naming `latest`: the run ids that count, at scoring version :version if given."""
+        current = "" if version is None else "AND json_extract(config, '$.scoring.version') = :version"
+        return f"""
+            WITH eligible AS (SELECT * FROM runs WHERE status = 'done' {current}),
+            latest AS (
+                SELECT run_id FROM eligible e WHERE finished = (
+                    SELECT MAX(finished) FROM eligible o
+                    WHERE o.objective = e.objective AND o.generator = e.generator AND o.seed = e.seed))"""
