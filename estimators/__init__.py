@@ -3,7 +3,7 @@
 Information is in bits everywhere.
 """
 
-from estimators.discretize import Discretizer, default_n_clusters
+from estimators.discretize import Discretizer, LabelCellDiscretizer, default_n_clusters
 from estimators.information import (
     encode,
     entropy_bits,
@@ -18,6 +18,7 @@ from estimators.representation_pid import AtomEstimate, RepresentationPID, repre
 __all__ = [
     "AtomEstimate",
     "Discretizer",
+    "LabelCellDiscretizer",
     "LinearProbe",
     "MLPProbe",
     "PIDResult",

@@ -1,4 +1,5 @@
-"""Discretise continuous features into cluster codes: normalise, PCA, k-means (Liang et al. 2023 style)."""
+"""Discretise continuous features into codes: normalise, PCA, k-means (Liang et al. 2023 style), or label
+cells split by the remaining structure (`LabelCellDiscretizer`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import math
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from estimators.validation import check_choice, check_int
+from estimators.information import joint_table, miller_madow_mutual_information_bits
+from estimators.validation import check_choice, check_codes, check_float, check_int
 
 NORMALIZATIONS = ("standardize", "l2")
 
@@ -37,12 +40,7 @@ class Discretizer:
         self.seed = check_int("seed", seed, 0)
 
     def _normalized(self, features: np.ndarray, fit: bool) -> np.ndarray:
-        x = np.asarray(features)
-        if not np.issubdtype(x.dtype, np.number):
-            raise ValueError(f"features must be a numeric array, got dtype {x.dtype}")
-        x = x.astype(np.float64)
-        if x.ndim != 2 or len(x) == 0 or not np.isfinite(x).all():
-            raise ValueError(f"features must be a finite (n, d) array, got shape {x.shape}")
+        x = _numeric_features(features)
         if self.normalize == "l2":
             return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         if fit:
@@ -66,3 +64,108 @@ class Discretizer:
 
     def fit_transform(self, features: np.ndarray) -> np.ndarray:
         return self.fit(features).transform(features)
+
+
+class LabelCellDiscretizer:
+    """Codes that keep what Z says about a label Y, alone and jointly with another source.
+
+    1. *Label cells*: a multinomial logistic probe gives p(y | z); k-means on the log-posteriors groups rows
+       that predict the label alike. The number of cells is the smallest candidate whose plug-in I(cell; Y)
+       is within `tolerance_bits` of the best candidate's, so it is chosen by the data.
+    2. *Splits*: inside each cell, k-means on the top principal components of the standardised features cuts
+       the cell into `n_splits` parts. A cell holds rows that say the same about Y alone, so what a split
+       separates is structure that matters only jointly with another source (the synergistic part, e.g.
+       one input of an XOR), or nothing; `representation_pid` picks `n_splits` by the joint information.
+
+    Clustering a probe's posterior alone keeps I(Z; Y) but merges the two values of an XOR input, throwing
+    synergy away; clustering the raw features (PCA + k-means) keeps neither when the label's directions
+    carry little of the variance.
+    """
+
+    def __init__(
+        self,
+        max_cells: int = 16,
+        n_splits: int = 1,
+        n_components: int = 4,
+        tolerance_bits: float = 0.05,
+        seed: int = 0,
+    ) -> None:
+        self.max_cells = check_int("max_cells", max_cells, 1)
+        self.n_splits = check_int("n_splits", n_splits, 1)
+        self.n_components = check_int("n_components", n_components, 1)
+        self.tolerance_bits = check_float("tolerance_bits", tolerance_bits, 0.0)
+        self.seed = check_int("seed", seed, 0)
+
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> LabelCellDiscretizer:
+        x = _numeric_features(features)
+        y = check_codes("labels", labels)
+        if len(y) != len(x):
+            raise ValueError(f"features and labels must have the same rows, got {len(x)} and {len(y)}")
+        with threadpool_limits(limits=1):
+            self.scaler_ = StandardScaler().fit(x)
+            x = self.scaler_.transform(x)
+            classes = np.unique(y)
+            if len(classes) > 1:
+                self.probe_ = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+                scores = self._posterior_scores(x)
+            else:
+                self.probe_ = None
+                scores = np.zeros((len(x), 1))
+            self.cells_ = self._choose_cells(scores, y, len(classes))
+            cells = self.cells_.predict(scores)
+            self.splits_ = {}
+            for cell in np.unique(cells):
+                rows = x[cells == cell]
+                if self.n_splits > 1 and len(rows) >= 2 * self.n_splits:
+                    pca = PCA(n_components=min(self.n_components, x.shape[1]), random_state=self.seed).fit(
+                        rows
+                    )
+                    km = KMeans(self.n_splits, n_init=4, random_state=self.seed).fit(pca.transform(rows))
+                    self.splits_[int(cell)] = (pca, km)
+        return self
+
+    def _posterior_scores(self, x: np.ndarray) -> np.ndarray:
+        """The probe's log-posteriors, floored at log(1e-6): vanishing classes must not lead k-means."""
+        return np.log(np.clip(self.probe_.predict_proba(x), 1e-6, None))
+
+    def _choose_cells(self, scores: np.ndarray, y: np.ndarray, n_classes: int) -> KMeans:
+        most = min(self.max_cells, n_classes, len(scores))
+        candidates = [k for k in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64) if k <= most]
+        fits = [KMeans(k, n_init=4, random_state=self.seed).fit(scores) for k in candidates]
+        bits = [
+            miller_madow_mutual_information_bits(joint_table(f.labels_.astype(np.int64), y), len(y))
+            for f in fits
+        ]
+        best = max(bits)
+        return next(f for f, b in zip(fits, bits, strict=True) if b >= best - self.tolerance_bits)
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.cells_.n_clusters)
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        """Code of each row: cell * n_splits + split (int64)."""
+        with threadpool_limits(limits=1):
+            x = self.scaler_.transform(_numeric_features(features))
+            scores = self._posterior_scores(x) if self.probe_ is not None else np.zeros((len(x), 1))
+            cells = self.cells_.predict(scores).astype(np.int64)
+            split = np.zeros(len(x), dtype=np.int64)
+            for cell, (pca, km) in self.splits_.items():
+                rows = cells == cell
+                if rows.any():
+                    split[rows] = km.predict(pca.transform(x[rows]))
+        return cells * self.n_splits + split
+
+    def fit_transform(self, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        return self.fit(features, labels).transform(features)
+
+
+def _numeric_features(features: np.ndarray) -> np.ndarray:
+    """Features as a finite float64 (n, d) array, or a ValueError saying what is wrong."""
+    x = np.asarray(features)
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"features must be a numeric array, got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    if x.ndim != 2 or len(x) == 0 or not np.isfinite(x).all():
+        raise ValueError(f"features must be a finite (n, d) array, got shape {x.shape}")
+    return x

@@ -54,3 +54,11 @@ def encode(*codes: np.ndarray) -> np.ndarray:
 def plugin_mutual_information_bits(a: np.ndarray, b: np.ndarray) -> float:
     """Plug-in I(A; B) in bits from paired samples of two discrete variables."""
     return mutual_information_bits(joint_table(a, b))
+
+
+def miller_madow_mutual_information_bits(p: np.ndarray, n_samples: int) -> float:
+    """I(A; B) in bits of an empirical table p[a, b] of `n_samples` rows, less the Miller-Madow estimate of
+    its plug-in bias, (occupied cells - occupied rows - occupied columns + 1) / (2 N ln 2)."""
+    p = np.asarray(p, dtype=float)
+    occupied = (p > 0).sum() - (p.sum(axis=1) > 0).sum() - (p.sum(axis=0) > 0).sum() + 1
+    return mutual_information_bits(p) - float(occupied) / (2.0 * n_samples * np.log(2.0))

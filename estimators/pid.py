@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -209,9 +209,12 @@ class _Solver:
     """Solves with the Hessian H = [[Da, X], [X^T, Db]] assembled from per-(x1, x2) kernels K[x1, x2].
 
     Da (lam side) and Db (mu side) are block diagonal (one |Y| x |Y| block per symbol) and X[x1, :, x2, :] is
-    K[x1, x2]. Da is eliminated block by block, leaving a dense Schur complement over the mu side only.
-    The system is Jacobi-scaled; dead unknowns (zero marginals) touch nothing and are pinned; a relative
-    ridge covers the gauge lam[., y] + k_y, mu[., y] - k_y, along which phi is flat and gradients vanish.
+    K[x1, x2]. Da is eliminated block by block, leaving a Schur complement over the mu side only. Dead
+    unknowns (zero marginals) touch nothing and are pinned; the Schur complement is formed over the mu
+    unknowns live in some table of the batch only, from the live lam rows only, which is what makes the
+    sparse tables of a PID of representations cheap (most (x, y) cells are empty there). The system is
+    Jacobi-scaled; a relative ridge covers the gauge lam[., y] + k_y, mu[., y] - k_y, along which phi is flat
+    and gradients vanish.
     """
 
     def __init__(self, kernel: torch.Tensor, live: torch.Tensor) -> None:
@@ -225,28 +228,36 @@ class _Solver:
         block_a = block_a * scale_a[..., :, None] * scale_a[..., None, :]
         block_a.diagonal(dim1=-2, dim2=-1).add_(torch.where(live_a, 1e-12, 1.0))
         self.chol_a = _cholesky(block_a)
-        cross = kernel * scale_a[:, :, None, :, None] * scale_b[:, None, :, None, :]
-        cross = cross.permute(0, 1, 3, 2, 4).reshape(n, a, c, b * c)  # X, rows (x1, y), columns (x2, y')
+        self.rows = live_a.flatten(1).any(0).nonzero()[:, 0]  # lam unknowns live in some table
+        self.cols = live_b.flatten(1).any(0).nonzero()[:, 0]  # mu unknowns live in some table
+        x2, y2 = self.cols // c, self.cols % c
+        # X restricted to the live mu columns, rows (x1, y), columns (x2, y') live.
+        cross = kernel[:, :, x2, :, y2].permute(1, 2, 3, 0)  # (n, a, c, live columns)
+        cross = cross * scale_a[..., None] * scale_b[:, x2, y2][:, None, None, :]
         self.y = torch.linalg.solve_triangular(self.chol_a, cross, upper=False)  # La^-1 X, per x1
-        y_flat = self.y.reshape(n, a * c, b * c)
-        schur = -(y_flat.transpose(1, 2) @ y_flat)
-        schur_blocks = schur.view(n, b, c, b, c)
-        idx = torch.arange(b, device=kernel.device)
-        block_b = block_b * scale_b[..., :, None] * scale_b[..., None, :]
-        schur_blocks[:, idx, :, idx, :] += block_b.permute(1, 0, 2, 3)
-        schur.diagonal(dim1=1, dim2=2).add_(torch.where(live_b, 1e-12, 0.0).flatten(1))
+        y_rows = self.y.reshape(n, a * c, -1)[:, self.rows]
+        schur = -(y_rows.transpose(1, 2) @ y_rows)
+        same = x2[:, None] == x2[None, :]
+        scaled_b = block_b * scale_b[..., :, None] * scale_b[..., None, :]
+        schur += torch.where(same, scaled_b[:, x2[:, None], y2[:, None], y2[None, :]], 0.0)
+        schur.diagonal(dim1=1, dim2=2).add_(torch.where(live_b[:, x2, y2], 1e-12, 1.0))
         self.chol_s = _cholesky(schur)
 
     def solve(self, rhs: torch.Tensor) -> torch.Tensor:
         n, a, b, c = self.shape
         rhs = rhs * self.scale
         z_a = torch.linalg.solve_triangular(self.chol_a, rhs[:, : a * c].view(n, a, c, 1), upper=False)
-        y_flat = self.y.reshape(n, a * c, b * c)
-        r_b = rhs[:, a * c :] - (y_flat.transpose(1, 2) @ z_a.reshape(n, a * c, 1))[..., 0]
-        x_b = torch.cholesky_solve(r_b[..., None], self.chol_s)
-        back = z_a - (self.y @ x_b[:, None, :, :])
+        y_rows = self.y.reshape(n, a * c, -1)[:, self.rows]
+        r_b = (
+            rhs[:, a * c :][:, self.cols]
+            - (y_rows.transpose(1, 2) @ z_a.reshape(n, a * c, 1)[:, self.rows])[..., 0]
+        )
+        x_live = torch.cholesky_solve(r_b[..., None], self.chol_s)
+        back = z_a - (self.y @ x_live[:, None, :, :])
         x_a = torch.linalg.solve_triangular(self.chol_a.transpose(-2, -1), back, upper=True)
-        return torch.cat([x_a.reshape(n, a * c), x_b[..., 0]], dim=1) * self.scale
+        x_b = torch.zeros((n, b * c), dtype=rhs.dtype, device=rhs.device)
+        x_b[:, self.cols] = x_live[..., 0]
+        return torch.cat([x_a.reshape(n, a * c), x_b], dim=1) * self.scale
 
 
 def _cholesky(matrix: torch.Tensor) -> torch.Tensor:
@@ -263,6 +274,9 @@ def _ratio(target: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
 
 
 def _solve(p: torch.Tensor, tol_nats: float) -> list[PIDResult]:
+    # The Schur complement runs over the x2 side: give it the side with fewer live (x, y) cells.
+    if int((p.sum(1) > 0).any(0).sum()) > int((p.sum(2) > 0).any(0).sum()):
+        return [_swapped(r) for r in _solve(p.transpose(1, 2), tol_nats)]
     hy, i1, i2, i12 = _mutual_informations(p)
     upper = torch.minimum(i12, _conditional_independence_value(p, hy))
     lower = torch.maximum(i1, i2)
@@ -287,6 +301,10 @@ def _solve(p: torch.Tensor, tol_nats: float) -> list[PIDResult]:
         )
         for k in range(n)
     ]
+
+
+def _swapped(r: PIDResult) -> PIDResult:
+    return replace(r, unique1=r.unique2, unique2=r.unique1, mi_x1_y=r.mi_x2_y, mi_x2_y=r.mi_x1_y)
 
 
 def _barrier_optimum(

@@ -1,16 +1,20 @@
 """PID of what each modality's representation says about a label, with its finite-sample bias handled.
 
-Each per-modality representation Z_m is discretised (normalise, PCA, k-means) and the BROJA PID of the
-empirical table p(z1, z2, y) is computed. Plug-in tables are biased upwards (mostly into synergy, since
-R and U depend only on the (z_m, y) marginals), so every atom is reported three ways:
+Each per-modality representation Z_m is discretised and the BROJA PID of the empirical table p(z1, z2, y)
+is computed. Two discretisers: ``kmeans`` (normalise, PCA, k-means; the default) and ``label_cells``
+(`LabelCellDiscretizer`: cells of a probe's posterior, split by the remaining structure). Plug-in tables
+are biased upwards (mostly into synergy, since R and U depend only on the (z_m, y) marginals), so every
+atom is reported three ways:
 
 * ``raw``: the plug-in value;
-* ``bias``: the mean atom over label permutations (shuffling y against (z1, z2) destroys all true
-  information, so what remains is the finite-sample floor of that atom at this N and table size);
+* ``bias``: the estimated finite-sample shift of that atom: by default the mean atom over label
+  permutations (shuffling y against (z1, z2) destroys all true information, so what remains is the floor
+  of that atom at this N and table size), or the mean shift of the bootstrap replicates
+  (``bias="bootstrap"``);
 * ``corrected`` = raw - bias: the headline, with a bootstrap interval (rows resampled with replacement,
   the same correction applied, percentile interval re-centred on the corrected value).
 
-All tables of the permutation and bootstrap replicates share one shape and are solved in one batch.
+The data and its bootstrap replicates are solved in one batch, the permutation null in another.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from estimators.discretize import Discretizer, default_n_clusters
-from estimators.information import joint_table
+from estimators.discretize import Discretizer, LabelCellDiscretizer, default_n_clusters
+from estimators.information import encode, joint_table, miller_madow_mutual_information_bits
 from estimators.pid import broja_pid_batch
-from estimators.validation import check_codes, check_float, check_int
+from estimators.validation import check_choice, check_codes, check_float, check_int
 
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")
+DISCRETIZERS = ("kmeans", "label_cells")
+BIAS_ESTIMATES = ("permutation", "bootstrap")
+_SPLITS = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,18 @@ def table_pid(
     *,
     n_permutations: int = 20,
     n_bootstrap: int = 50,
+    bias: str = "permutation",
     confidence: float = 0.95,
     seed: int = 0,
     device: str = "cpu",
 ) -> RepresentationPID:
-    """Bias-corrected PID of discrete codes (each coded 0..k-1) and labels."""
+    """Bias-corrected PID of discrete codes (each coded 0..k-1) and labels.
+
+    `bias="permutation"` subtracts the mean atom over label permutations; `bias="bootstrap"` subtracts the
+    mean shift of the bootstrap replicates from the data (mean(boot) - raw), which follows the table's own
+    support: on sparse, near-deterministic tables the permutation null fills every cell and over-corrects
+    (measured: 0.2 bit of synergy on raw `bimodal()` observations with label-cell codes).
+    """
     c1, c2, y = (
         check_codes(name, a) for name, a in (("codes1", codes1), ("codes2", codes2), ("labels", labels))
     )
@@ -83,6 +97,7 @@ def table_pid(
     if min(c1.min(), c2.min()) < 0:
         raise ValueError("codes1 and codes2 must be nonnegative integers")
     n_permutations = check_int("n_permutations", n_permutations, 1)
+    bias = check_choice("bias", bias, BIAS_ESTIMATES)
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, 1)
     confidence = check_float("confidence", confidence, 0.0, strict=True)
     if confidence >= 1:
@@ -92,21 +107,26 @@ def table_pid(
     shape = (int(c1.max()) + 1, int(c2.max()) + 1, int(y.max()) + 1)
     n = len(y)
     rng = np.random.default_rng(seed)
-    tables = [joint_table(c1, c2, y, shape=shape)]
-    tables += [joint_table(c1, c2, y[rng.permutation(n)], shape=shape) for _ in range(n_permutations)]
+    null_tables = [joint_table(c1, c2, y[rng.permutation(n)], shape=shape) for _ in range(n_permutations)]
     rows = [rng.integers(n, size=n) for _ in range(n_bootstrap)]
-    tables += [joint_table(c1[r], c2[r], y[r], shape=shape) for r in rows]
-    results = broja_pid_batch(tables, device=device)
-    values = np.array([[getattr(r, a) for a in ATOMS] for r in results])
-    raw, null, boot = values[0], values[1 : 1 + n_permutations], values[1 + n_permutations :]
-    bias = null.mean(axis=0)
-    corrected = raw - bias
+    data_tables = [joint_table(c1, c2, y, shape=shape)] + [
+        joint_table(c1[r], c2[r], y[r], shape=shape) for r in rows
+    ]
+    # Two batches: a batch runs until its slowest table converges, over the union of its tables' live cells;
+    # the permuted tables fill every cell while the data and its bootstrap replicates share a sparse support.
+    values = [
+        np.array([[getattr(r, a) for a in ATOMS] for r in broja_pid_batch(batch, device=device)])
+        for batch in (data_tables, null_tables)
+    ]
+    raw, boot, null = values[0][0], values[0][1:], values[1]
+    shift = null.mean(axis=0) if bias == "permutation" else boot.mean(axis=0) - raw
+    corrected = raw - shift
     tail = (1 - confidence) / 2
     centre = np.median(boot, axis=0)
     low = corrected + np.quantile(boot, tail, axis=0) - centre
     high = corrected + np.quantile(boot, 1 - tail, axis=0) - centre
     estimates = {
-        a: AtomEstimate(float(corrected[i]), float(raw[i]), float(bias[i]), float(low[i]), float(high[i]))
+        a: AtomEstimate(float(corrected[i]), float(raw[i]), float(shift[i]), float(low[i]), float(high[i]))
         for i, a in enumerate(ATOMS)
     }
     return RepresentationPID(
@@ -124,30 +144,54 @@ def representation_pid(
     z2: np.ndarray,
     labels: np.ndarray,
     *,
+    discretizer: str = "kmeans",
     n_clusters: int | None = None,
     n_components: int = 8,
     normalize: str = "standardize",
     n_permutations: int = 20,
     n_bootstrap: int = 50,
+    bias: str = "permutation",
     seed: int = 0,
     device: str = "cpu",
 ) -> RepresentationPID:
     """Bias-corrected PID (bits) of (Z1, Z2; Y) for continuous per-modality features Z1, Z2.
 
-    `n_clusters` per modality defaults to `default_n_clusters(N, |Y|)` (table well below N cells).
+    `discretizer="kmeans"` (the default): normalise, PCA to `n_components`, k-means with `n_clusters` per
+    modality, by default `default_n_clusters(N, |Y|)` (table well below N cells).
+    `discretizer="label_cells"`: `LabelCellDiscretizer` per modality, with the number of splits per cell
+    (1 to 4, the same for both) the smallest whose Miller-Madow corrected I(C1, C2; Y) is within 0.02 bit of
+    the best; `n_clusters`, `n_components` and `normalize` do not apply.
     """
     y = check_codes("labels", labels)
-    k = n_clusters if n_clusters is not None else default_n_clusters(len(y), len(np.unique(y)))
-    codes = [
-        Discretizer(k, n_components=n_components, normalize=normalize, seed=seed).fit_transform(z)
-        for z in (z1, z2)
-    ]
+    discretizer = check_choice("discretizer", discretizer, DISCRETIZERS)
+    if discretizer == "label_cells":
+        codes = _label_cell_codes(z1, z2, y, seed)
+    else:
+        k = n_clusters if n_clusters is not None else default_n_clusters(len(y), len(np.unique(y)))
+        codes = [
+            Discretizer(k, n_components=n_components, normalize=normalize, seed=seed).fit_transform(z)
+            for z in (z1, z2)
+        ]
     return table_pid(
         codes[0],
         codes[1],
         y,
         n_permutations=n_permutations,
         n_bootstrap=n_bootstrap,
+        bias=bias,
         seed=seed,
         device=device,
     )
+
+
+def _label_cell_codes(z1: np.ndarray, z2: np.ndarray, y: np.ndarray, seed: int) -> list[np.ndarray]:
+    """Label-cell codes of both sources, with the number of splits chosen by the joint information."""
+    if not len(z1) == len(z2) == len(y):
+        raise ValueError(f"z1, z2 and labels must have the same rows, got {len(z1)}, {len(z2)} and {len(y)}")
+    options = []
+    for splits in _SPLITS:
+        codes = [LabelCellDiscretizer(n_splits=splits, seed=seed).fit_transform(z, y) for z in (z1, z2)]
+        joint = miller_madow_mutual_information_bits(joint_table(encode(*codes), y), len(y))
+        options.append((joint, codes))
+    best = max(joint for joint, _ in options)
+    return next(codes for joint, codes in options if joint >= best - 0.02)

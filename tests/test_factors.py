@@ -255,3 +255,31 @@ def test_zero_noise_bayes_is_one() -> None:
     gen = bimodal(3, 2, 4, 3, noise=0.0)
     assert all(gen.truth(t).bayes == 1.0 for t in gen.tasks)
     assert bimodal(noise=0.0, biased_pairing=True).truth("synergy").bayes == 1.0
+
+
+def test_observed_atoms_approach_the_latent_truth_as_noise_vanishes() -> None:
+    for gen in (
+        bimodal(noise=1e-4),
+        FactorGenerator(n_modalities=3, noise=1e-4),
+        bimodal(synergy=3, noise=1e-4),
+    ):
+        latent = gen.truth("all").against_rest()
+        for name, value in gen.observed_atoms().items():
+            assert value == pytest.approx(latent[name], abs=1e-3), name
+
+
+def test_observed_atoms_lose_bits_to_noise_and_move_redundancy_into_synergy() -> None:
+    """At noise 0.3 one view of a binary factor carries 0.96 bit; the second view of r adds bits only
+    jointly (synergy), and the rest's two views of r in the 3-modal case add uniqueness."""
+    atoms = bimodal().observed_atoms()
+    one_view = bayes.factor_information(2, bayes.snr(1.0, 0.3))
+    assert 0.9 < one_view < 0.99
+    assert atoms["redundancy"] == pytest.approx(one_view) and atoms["unique1"] == pytest.approx(one_view)
+    two_views = bayes.factor_information(2, math.sqrt(2) * bayes.snr(1.0, 0.3))
+    xor = bayes.sum_mod_information(2, (bayes.snr(1.0, 0.3),) * 2)
+    assert atoms["synergy"] == pytest.approx(xor + two_views - one_view)
+    assert xor < one_view < two_views
+    three = FactorGenerator(n_modalities=3).observed_atoms()
+    assert three["unique2"] == pytest.approx(2 * one_view + two_views - one_view)
+    noisier = bimodal(noise=0.6).observed_atoms()
+    assert all(noisier[name] < atoms[name] for name in ("redundancy", "unique1"))
