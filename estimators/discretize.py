@@ -3,6 +3,7 @@ cells split by the remaining structure (`LabelCellDiscretizer`)."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -105,27 +106,36 @@ class LabelCellDiscretizer:
             self.scaler_ = StandardScaler().fit(x)
             x = self.scaler_.transform(x)
             classes = np.unique(y)
-            if len(classes) > 1:
-                self.probe_ = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-                scores = self._posterior_scores(x)
-            else:
-                self.probe_ = None
-                scores = np.zeros((len(x), 1))
+            self.probe_ = LogisticRegression(C=1.0, max_iter=1000).fit(x, y) if len(classes) > 1 else None
+            scores = self._posterior_scores(x)
             self.cells_ = self._choose_cells(scores, y, len(classes))
-            cells = self.cells_.predict(scores)
-            self.splits_ = {}
-            for cell in np.unique(cells):
-                rows = x[cells == cell]
-                if self.n_splits > 1 and len(rows) >= 2 * self.n_splits:
-                    pca = PCA(n_components=min(self.n_components, x.shape[1]), random_state=self.seed).fit(
-                        rows
-                    )
-                    km = KMeans(self.n_splits, n_init=4, random_state=self.seed).fit(pca.transform(rows))
-                    self.splits_[int(cell)] = (pca, km)
+            self._fit_splits(x, self.cells_.predict(scores))
         return self
 
+    def with_splits(self, n_splits: int, features: np.ndarray) -> LabelCellDiscretizer:
+        """A copy that shares this fit's probe and cells and cuts each cell into `n_splits` parts, fitted on
+        `features` (the rows this was fitted on)."""
+        other = copy.copy(self)
+        other.n_splits = check_int("n_splits", n_splits, 1)
+        with threadpool_limits(limits=1):
+            x = self.scaler_.transform(_numeric_features(features))
+            other._fit_splits(x, self.cells_.predict(self._posterior_scores(x)))
+        return other
+
+    def _fit_splits(self, x: np.ndarray, cells: np.ndarray) -> None:
+        self.splits_ = {}
+        for cell in np.unique(cells):
+            rows = x[cells == cell]
+            if self.n_splits > 1 and len(rows) >= 2 * self.n_splits:
+                pca = PCA(n_components=min(self.n_components, x.shape[1]), random_state=self.seed).fit(rows)
+                km = KMeans(self.n_splits, n_init=4, random_state=self.seed).fit(pca.transform(rows))
+                self.splits_[int(cell)] = (pca, km)
+
     def _posterior_scores(self, x: np.ndarray) -> np.ndarray:
-        """The probe's log-posteriors, floored at log(1e-6): vanishing classes must not lead k-means."""
+        """The probe's log-posteriors, floored at log(1e-6): vanishing classes must not lead k-means (one
+        constant column when the label has a single class)."""
+        if self.probe_ is None:
+            return np.zeros((len(x), 1))
         return np.log(np.clip(self.probe_.predict_proba(x), 1e-6, None))
 
     def _choose_cells(self, scores: np.ndarray, y: np.ndarray, n_classes: int) -> KMeans:
@@ -147,7 +157,7 @@ class LabelCellDiscretizer:
         """Code of each row: cell * n_splits + split (int64)."""
         with threadpool_limits(limits=1):
             x = self.scaler_.transform(_numeric_features(features))
-            scores = self._posterior_scores(x) if self.probe_ is not None else np.zeros((len(x), 1))
+            scores = self._posterior_scores(x)
             cells = self.cells_.predict(scores).astype(np.int64)
             split = np.zeros(len(x), dtype=np.int64)
             for cell, (pca, km) in self.splits_.items():

@@ -235,8 +235,8 @@ class _Solver:
         cross = kernel[:, :, x2, :, y2].permute(1, 2, 3, 0)  # (n, a, c, live columns)
         cross = cross * scale_a[..., None] * scale_b[:, x2, y2][:, None, None, :]
         self.y = torch.linalg.solve_triangular(self.chol_a, cross, upper=False)  # La^-1 X, per x1
-        y_rows = self.y.reshape(n, a * c, -1)[:, self.rows]
-        schur = -(y_rows.transpose(1, 2) @ y_rows)
+        self.y_rows = self.y.reshape(n, a * c, -1)[:, self.rows]
+        schur = -(self.y_rows.transpose(1, 2) @ self.y_rows)
         same = x2[:, None] == x2[None, :]
         scaled_b = block_b * scale_b[..., :, None] * scale_b[..., None, :]
         schur += torch.where(same, scaled_b[:, x2[:, None], y2[:, None], y2[None, :]], 0.0)
@@ -247,10 +247,9 @@ class _Solver:
         n, a, b, c = self.shape
         rhs = rhs * self.scale
         z_a = torch.linalg.solve_triangular(self.chol_a, rhs[:, : a * c].view(n, a, c, 1), upper=False)
-        y_rows = self.y.reshape(n, a * c, -1)[:, self.rows]
         r_b = (
             rhs[:, a * c :][:, self.cols]
-            - (y_rows.transpose(1, 2) @ z_a.reshape(n, a * c, 1)[:, self.rows])[..., 0]
+            - (self.y_rows.transpose(1, 2) @ z_a.reshape(n, a * c, 1)[:, self.rows])[..., 0]
         )
         x_live = torch.cholesky_solve(r_b[..., None], self.chol_s)
         back = z_a - (self.y @ x_live[:, None, :, :])
