@@ -3,7 +3,12 @@
 Information is in bits everywhere.
 """
 
-from estimators.discretize import Discretizer, LabelCellDiscretizer, default_n_clusters
+from estimators.discretize import (
+    Discretizer,
+    LabelCellDiscretizer,
+    default_n_clusters,
+    joint_posterior_embedding,
+)
 from estimators.information import (
     encode,
     entropy_bits,
@@ -29,6 +34,7 @@ __all__ = [
     "default_n_clusters",
     "encode",
     "entropy_bits",
+    "joint_posterior_embedding",
     "joint_table",
     "mutual_information_bits",
     "plugin_mutual_information_bits",

@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
@@ -112,14 +113,20 @@ class LabelCellDiscretizer:
             self._fit_splits(x, self.cells_.predict(scores))
         return self
 
-    def with_splits(self, n_splits: int, features: np.ndarray) -> LabelCellDiscretizer:
+    def with_splits(
+        self, n_splits: int, features: np.ndarray, split_features: np.ndarray | None = None
+    ) -> LabelCellDiscretizer:
         """A copy that shares this fit's probe and cells and cuts each cell into `n_splits` parts, fitted on
-        `features` (the rows this was fitted on)."""
+        `features` (the rows this was fitted on). The cuts are k-means on the top principal components of the
+        standardised `features`, or of `split_features` (one row per feature row, e.g. a
+        `joint_posterior_embedding`) when given; `transform` then needs the same `split_features`."""
         other = copy.copy(self)
         other.n_splits = check_int("n_splits", n_splits, 1)
+        other.split_on_features_ = split_features is None
         with threadpool_limits(limits=1):
             x = self.scaler_.transform(_numeric_features(features))
-            other._fit_splits(x, self.cells_.predict(self._posterior_scores(x)))
+            cells = self.cells_.predict(self._posterior_scores(x))
+            other._fit_splits(x if split_features is None else _split_space(split_features, x), cells)
         return other
 
     def _fit_splits(self, x: np.ndarray, cells: np.ndarray) -> None:
@@ -153,21 +160,68 @@ class LabelCellDiscretizer:
     def n_cells(self) -> int:
         return int(self.cells_.n_clusters)
 
-    def transform(self, features: np.ndarray) -> np.ndarray:
+    def transform(self, features: np.ndarray, split_features: np.ndarray | None = None) -> np.ndarray:
         """Code of each row: cell * n_splits + split (int64)."""
+        if getattr(self, "split_on_features_", True) != (split_features is None):
+            raise ValueError("split_features must be given exactly when the splits were fitted on them")
         with threadpool_limits(limits=1):
             x = self.scaler_.transform(_numeric_features(features))
             scores = self._posterior_scores(x)
             cells = self.cells_.predict(scores).astype(np.int64)
+            space = x if split_features is None else _split_space(split_features, x)
             split = np.zeros(len(x), dtype=np.int64)
             for cell, (pca, km) in self.splits_.items():
                 rows = cells == cell
                 if rows.any():
-                    split[rows] = km.predict(pca.transform(x[rows]))
+                    split[rows] = km.predict(pca.transform(space[rows]))
         return cells * self.n_splits + split
 
     def fit_transform(self, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return self.fit(features, labels).transform(features)
+
+
+def joint_posterior_embedding(
+    z1: np.ndarray,
+    z2: np.ndarray,
+    labels: np.ndarray,
+    *,
+    n_references: int = 32,
+    hidden: int = 128,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each source's rows described by what they say about Y jointly with the other source.
+
+    An MLP probe q(y | z1, z2) is fitted on the standardised pair; row i of source 1 is then embedded as
+    [log q(y | z1_i, z2_j)]_j over `n_references` random rows j of source 2 (and symmetrically for source 2).
+    Rows of one source that combine alike with every row of the other get the same embedding, so cutting in
+    this space separates the inputs of an XOR even when no principal direction does (nonlinear mixing).
+    """
+    x1, x2 = (StandardScaler().fit_transform(_numeric_features(z)) for z in (z1, z2))
+    y = check_codes("labels", labels)
+    if not len(x1) == len(x2) == len(y):
+        raise ValueError(f"z1, z2 and labels must have the same rows, got {len(x1)}, {len(x2)} and {len(y)}")
+    n_references = check_int("n_references", n_references, 1)
+    hidden = check_int("hidden", hidden, 1)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    n = len(y)
+    with threadpool_limits(limits=1):
+        probe = MLPClassifier((hidden,), max_iter=200, early_stopping=True, random_state=seed)
+        probe.fit(np.concatenate([x1, x2], axis=1), y)
+
+        def embed(own: np.ndarray, other: np.ndarray, own_first: bool) -> np.ndarray:
+            refs = other[rng.choice(n, min(n_references, n), replace=False)]
+            pairs = (np.repeat(own, len(refs), axis=0), np.tile(refs, (n, 1)))
+            joint = np.concatenate(pairs if own_first else pairs[::-1], axis=1)
+            return np.log(np.clip(probe.predict_proba(joint), 1e-6, None)).reshape(n, -1)
+
+        return embed(x1, x2, True), embed(x2, x1, False)
+
+
+def _split_space(split_features: np.ndarray, x: np.ndarray) -> np.ndarray:
+    space = _numeric_features(split_features)
+    if len(space) != len(x):
+        raise ValueError(f"split_features must have one row per feature row, got {len(space)} and {len(x)}")
+    return space
 
 
 def _numeric_features(features: np.ndarray) -> np.ndarray:

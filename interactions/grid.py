@@ -269,16 +269,17 @@ STALE_POLICIES = ("keep", "recompute")
 
 
 @cache
-def code_fingerprint() -> str:
+def code_fingerprint(packages: tuple[str, ...] = ("generators", "estimators", "interactions")) -> str:
     """A hash of everything that determines a run's scores besides its configuration: the source of the
     generators, estimators and harness (not the report, CLI, store or executor) and the versions of torch,
-    numpy, scipy and scikit-learn. Stored with every run; a run stored under another fingerprint is stale."""
+    numpy, scipy and scikit-learn. Stored with every run; a run stored under another fingerprint is stale.
+    `packages` narrows it to what a result depends on (e.g. the estimator validation: no harness)."""
     import scipy
     import sklearn
 
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
-    for package in ("generators", "estimators", "interactions"):
+    for package in packages:
         for path in sorted((root / package).rglob("*.py")):
             if path.name not in _NOT_SCORING:
                 digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())

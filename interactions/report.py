@@ -322,21 +322,23 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
             f"results store {store.path} holds no finished run at scoring version {SCORING_VERSION}: "
             "run a grid into it first (interactions grid, or pytest benchmarks/)"
         )
-    _atomic(paths["scores"], lambda p: scores.to_csv(p, index=False, float_format="%.6g"))
-    _atomic(
+    atomic_write(paths["scores"], lambda p: scores.to_csv(p, index=False, float_format="%.6g"))
+    atomic_write(
         paths["summary"],
         lambda p: Path(p).write_text(
             summary_markdown(scores, store.runs(), store.latest_runs(SCORING_VERSION))
         ),
     )
-    _atomic(paths["accuracy"], lambda p: plot_accuracy_bars(scores, p))
-    _atomic(paths["pid"], lambda p: plot_pid(scores, p))
-    _atomic(paths["dynamics"], lambda p: plot_dynamics(scores, p, "probe"))
-    _atomic(paths["pid_dynamics"], lambda p: plot_dynamics(scores, p, "pid"))
+    atomic_write(paths["accuracy"], lambda p: plot_accuracy_bars(scores, p))
+    atomic_write(paths["pid"], lambda p: plot_pid(scores, p))
+    atomic_write(paths["dynamics"], lambda p: plot_dynamics(scores, p, "probe"))
+    atomic_write(paths["pid_dynamics"], lambda p: plot_dynamics(scores, p, "pid"))
     return paths
 
 
-def _atomic(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
+    """Write through `write(temporary path)` and move the result into place, so a reader never sees half a
+    file."""
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     write(tmp)
     if tmp.exists():
