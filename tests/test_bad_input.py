@@ -75,7 +75,13 @@ def test_numpy_scalars_are_accepted_as_knobs() -> None:
     assert broja_pid(table, tol_bits=np.float64(1e-9)).gap_bits < 1e-8
     assert Discretizer(np.int64(3), n_components=np.int32(2)).fit_transform(np.eye(5)[c1]).max() == 2
     pid = table_pid(
-        c1, c2, y, n_permutations=np.int64(2), n_bootstrap=np.int64(2), confidence=np.float32(0.9)
+        c1,
+        c2,
+        y,
+        n_permutations=np.int64(2),
+        n_bootstrap=np.int64(2),
+        confidence=np.float32(0.9),
+        bias="permutation",
     )
     assert pid.n_permutations == 2
     supervised = build_objective("supervised", [4, 4], SMALL, n_classes=np.int64(4))
