@@ -143,7 +143,7 @@ class LabelCellDiscretizer:
         constant column when the label has a single class)."""
         if self.probe_ is None:
             return np.zeros((len(x), 1))
-        return np.log(np.clip(self.probe_.predict_proba(x), 1e-6, None))
+        return _log_posterior(self.probe_.predict_proba(x))
 
     def _choose_cells(self, scores: np.ndarray, y: np.ndarray, n_classes: int) -> KMeans:
         most = min(self.max_cells, n_classes, len(scores))
@@ -212,9 +212,13 @@ def joint_posterior_embedding(
             refs = other[rng.choice(n, min(n_references, n), replace=False)]
             pairs = (np.repeat(own, len(refs), axis=0), np.tile(refs, (n, 1)))
             joint = np.concatenate(pairs if own_first else pairs[::-1], axis=1)
-            return np.log(np.clip(probe.predict_proba(joint), 1e-6, None)).reshape(n, -1)
+            return _log_posterior(probe.predict_proba(joint)).reshape(n, -1)
 
         return embed(x1, x2, True), embed(x2, x1, False)
+
+
+def _log_posterior(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(probabilities, 1e-6, None))
 
 
 def _split_space(split_features: np.ndarray, x: np.ndarray) -> np.ndarray:

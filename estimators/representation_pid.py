@@ -204,11 +204,9 @@ def _label_cell_codes(z1: np.ndarray, z2: np.ndarray, y: np.ndarray, seed: int) 
     on the joint-posterior embedding, with the number of splits and the space chosen by the joint
     information: the fewest splits whose Miller-Madow corrected I(C1, C2; Y) is within 0.02 bit of the best,
     and at that count the space that keeps more."""
-    if not len(z1) == len(z2) == len(y):
-        raise ValueError(f"z1, z2 and labels must have the same rows, got {len(z1)}, {len(z2)} and {len(y)}")
+    embeddings = joint_posterior_embedding(z1, z2, y, seed=seed)  # also checks that the rows align
     sources = (z1, z2)
     cells = [LabelCellDiscretizer(seed=seed).fit(z, y) for z in sources]
-    embeddings = joint_posterior_embedding(z1, z2, y, seed=seed)
     options = []
     for splits in _SPLITS:
         for space in (None, embeddings) if splits > 1 else (None,):

@@ -101,8 +101,8 @@ def run_validation(
     fingerprint = code_fingerprint(_PACKAGES)
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     rows = stored.get("rows", []) if stored.get("code") == fingerprint else []
-    done = {(r["setting"], r["n_samples"], r["seed"]) for r in rows}
-    missing = [c for c in cases if (c.setting, c.n_samples, c.seed) not in done]
+    done = {_key(r) for r in rows}
+    missing = [c for c in cases if _key(asdict(c)) not in done]
     failed = []
     for index, case_rows in (executor or SerialExecutor()).map_unordered(validate_case, missing):
         if isinstance(case_rows, WorkerLost):
@@ -111,8 +111,8 @@ def run_validation(
         rows += case_rows
         payload = json.dumps({"code": fingerprint, "rows": rows}, indent=1)
         atomic_write(cache, lambda p, text=payload: p.write_text(text))
-    wanted = {(c.setting, c.n_samples, c.seed) for c in cases}
-    table = pd.DataFrame([r for r in rows if (r["setting"], r["n_samples"], r["seed"]) in wanted])
+    wanted = {_key(asdict(c)) for c in cases}
+    table = pd.DataFrame([r for r in rows if _key(r) in wanted])
     table["error"] = table["estimate"] - table["truth"]
     table["covered"] = (table["low"] <= table["truth"]) & (table["truth"] <= table["high"])
     table = table.sort_values(["setting", "n_samples", "seed", "atom"], key=_atom_order).reset_index(
@@ -120,6 +120,10 @@ def run_validation(
     )
     table.attrs["failed"] = failed
     return table
+
+
+def _key(row: dict) -> tuple:
+    return row["setting"], row["n_samples"], row["seed"]
 
 
 def _atom_order(column: pd.Series) -> pd.Series:
