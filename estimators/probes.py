@@ -42,6 +42,12 @@ class ProbeScore:
     cross_entropy_bits: float
     chance: float
     n_classes: int
+    predicted_classes: int  # distinct classes predicted on the test set: 1 of n_classes > 1 is degenerate
+
+    @property
+    def degenerate(self) -> bool:
+        """The probe gave every test sample the same class (its accuracy is chance by construction)."""
+        return self.predicted_classes == 1 and self.n_classes > 1
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -50,6 +56,7 @@ class ProbeScore:
             "usable_fraction": self.usable_fraction,
             "label_entropy_bits": self.label_entropy_bits,
             "cross_entropy_bits": self.cross_entropy_bits,
+            "predicted_classes": self.predicted_classes,
         }
 
 
@@ -134,6 +141,7 @@ class _Probe:
             cross_entropy_bits=cross_entropy,
             chance=1.0 / n_classes,
             n_classes=n_classes,
+            predicted_classes=len(np.unique(pred)),
         )
 
 

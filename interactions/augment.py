@@ -137,6 +137,11 @@ class ImageAugment:
         return flat.view(b, c, h, w)
 
 
+LIGHT_CROP = ImageAugment(crop_scale=(0.5, 1.0), flip_p=0.0, color_jitter=False, blur_p=0.0)
+"""The light transform CoMM's code gives cross-modal baselines on images: a random resized crop of area
+0.5-1 and nothing else (their `Views.light`)."""
+
+
 def _gray(x: torch.Tensor) -> torch.Tensor:
     """ITU-R 601 luma, (B, 1, H, W)."""
     return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]

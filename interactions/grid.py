@@ -13,10 +13,9 @@ import json
 import platform
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from estimators.threads import one_thread, thread_counts
 from estimators.validation import check_int
 from generators import available_generators, generator_preset
 from generators.registry import Generator
-from interactions.augment import ImageAugment
+from interactions.augment import LIGHT_CROP, ImageAugment
 from interactions.executor import SerialExecutor, WorkerLost, make_executor
 from interactions.extract import extract
 from interactions.models import ModelConfig
@@ -39,7 +38,7 @@ from interactions.objectives import build_objective, objective_class
 from interactions.presets import Preset
 from interactions.presets import preset as resolve_preset
 from interactions.store import ResultsStore, run_id
-from interactions.train import TrainConfig, TrainingDiverged, train
+from interactions.train import Resume, TrainConfig, TrainingDiverged, read_training_state, train
 
 SCORING_VERSION = 3  # bump when scoring changes, so that stored runs are recomputed
 
@@ -80,6 +79,7 @@ class RunSpec:
     seed: int
     preset: Preset
     device: str = "auto"
+    partial: str | None = None  # where the run keeps its training state between checkpoints (not in the key)
 
     @property
     def is_image(self) -> bool:
@@ -108,7 +108,7 @@ class RunSpec:
             weight_decay=p.weight_decay,
             seed=self.seed,
             device=self.device,
-            **({"augment": ImageAugment()} if self.is_image else {}),
+            **({"augment": ImageAugment(), "light_augment": LIGHT_CROP} if self.is_image else {}),
         )
 
     def config(self) -> dict:
@@ -125,7 +125,12 @@ class RunSpec:
         }
         return {
             "generator": {"preset": self.generator, **generator.config()},
-            "objective": {"arm": self.arm, "name": name, "options": options},
+            "objective": {
+                "arm": self.arm,
+                "name": name,
+                "options": options,
+                "trains_on": list(objective_class(name).trains_on),
+            },
             "model": asdict(self.model()),
             "train": train_cfg,
             "scoring": {**scoring, "version": SCORING_VERSION},
@@ -191,11 +196,23 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
             )
             rows.extend(_pid_rows(spec, gen, obj, epoch))
 
-    if objective.trainable:
+    resume, state = None, None
+    if spec.partial is not None and objective.trainable:
+
+        def progress() -> dict:  # saved with the training state at each checkpoint
+            return {"rows": rows, "code": code_fingerprint()}
+
+        resume = Resume(Path(spec.partial), frozenset(p.checkpoints), progress)
+        state = read_training_state(resume.path)
+        if state is not None and state["extra"]["code"] != code_fingerprint():
+            resume.path.unlink()  # saved by other code: train from the start
+            state = None
+    if state is not None:
+        rows.extend(tuple(row) for row in state["extra"]["rows"])
+    elif objective.trainable:
         checkpoint(0, objective)
-    started = time.perf_counter()
-    train(objective, pretrain, spec.train_config(), on_epoch_end=lambda e, obj: checkpoint(e + 1, obj))
-    seconds = time.perf_counter() - started
+    trained = train(objective, pretrain, spec.train_config(), lambda e, obj: checkpoint(e + 1, obj), resume)
+    seconds = trained.seconds
     z_train, z_test = extract(objective, probe_train)[0], extract(objective, probe_test)[0]
     final: list[tuple] = []
     for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
@@ -319,6 +336,12 @@ def _plugin_modules(specs: Sequence[RunSpec]) -> list[str]:
     return sorted(m for m in modules if not m.startswith(own) and m != "__main__")
 
 
+def partial_dir(store: ResultsStore) -> Path:
+    """Where a store's unfinished runs keep their training state: `<store stem>.partial/` beside it, one
+    file per run key, removed when the run is recorded."""
+    return store.path.parent / f"{store.path.stem}.partial"
+
+
 def run_grid(
     specs: Sequence[RunSpec],
     store: ResultsStore,
@@ -356,6 +379,11 @@ def run_grid(
             counts["stale"] += is_stale(stored["meta"])
     if not todo:
         return counts
+    partial = partial_dir(store)
+    if force:
+        for _, key, _ in todo:
+            (partial / f"{key}.pt").unlink(missing_ok=True)
+    todo = [(replace(spec, partial=str(partial / f"{key}.pt")), key, config) for spec, key, config in todo]
     cuda = any(spec.device.startswith("cuda") for spec, _, _ in todo)
     executor = make_executor(
         backend,
@@ -376,7 +404,8 @@ def run_grid(
     try:
         for index, outcome in executor.map_unordered(execute, [spec for spec, _, _ in todo]):
             spec, key, config = todo[index]
-            if isinstance(outcome, WorkerLost):
+            lost = isinstance(outcome, WorkerLost)
+            if lost:
                 outcome = RunOutcome([], None, "failed", outcome.reason, {})
             meta = {**outcome.meta, **driver}
             store.record(
@@ -388,6 +417,8 @@ def run_grid(
                 seconds=outcome.seconds,
                 meta=meta,
             )
+            if not lost:  # a lost worker's run resumes from its training state next time
+                Path(spec.partial).unlink(missing_ok=True)
             label = f"{spec.generator} / {spec.arm} / seed {spec.seed}"
             if outcome.status == "done":
                 counts["trained"] += 1

@@ -100,6 +100,17 @@ PRESETS = {
             checkpoints=(0, 7, 14, 21, 28), batch_size=128, mlp_probe=False,
         ),
     ),
+    "long": replace(  # CoMM's Trifeature step count on a CPU: 100 epochs of 10,000 pairs at batch 64
+        _QUICK,
+        name="long",
+        generators=("trifeature", "trifeature_biased"),
+        objectives=("comm", "cross", "cross_self", "random_fused", "random_encoders"),
+        images=_images(
+            n_pretrain=10000, n_probe_train=2000, n_probe_test=2000, n_pid=2000, epochs=100,
+            checkpoints=tuple(range(0, 101, 10)), batch_size=64, mlp_probe=False,
+            image_model=(("image_channels", 32),),
+        ),
+    ),
     "paper": Preset(
         name="paper",
         generators=builtin_generators(),

@@ -127,15 +127,32 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
                 )
                 + " |"
             )
+            predicted = sub[(sub["probe"] == probe) & (sub["metric"] == "predicted_classes")]
+            degenerate = set()
             for objective in _objective_order(list(acc["objective"].unique())):
                 cells = []
                 for t in tasks:
                     rows = acc[(acc["objective"] == objective) & (acc["task"] == t)]
                     gain = rows["gain_over_init"].dropna()
                     extra = f" ({100 * gain.mean():+.1f})" if len(gain) else ""
+                    classes = _rows(predicted, objective, generator, t)
+                    one_class = classes[classes["value"] == 1]
+                    if not one_class.empty:
+                        degenerate.add(
+                            f"{objective} / {t} (seeds {sorted(int(s) for s in one_class['seed'])})"
+                        )
+                        extra += " †"
                     cells.append(_mean_std(rows["value"]) + extra)
                 lines.append(f"| {objective} | " + " | ".join(cells) + " |")
             lines.append("")
+            if degenerate:
+                lines += [
+                    "† Degenerate probe: it predicted one class for every test sample, so its accuracy is "
+                    "chance by construction, not evidence about the representation: "
+                    + ", ".join(sorted(degenerate))
+                    + ".",
+                    "",
+                ]
         usable = sub[(sub["probe"] == "linear") & (sub["metric"] == "usable_bits")]
         if not usable.empty:
             lines += ["### linear probe: usable information (bits)", ""]

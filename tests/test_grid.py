@@ -287,3 +287,35 @@ def test_the_harness_names_no_generator_preset() -> None:
     for module in ("grid.py", "report.py", "cli.py"):
         source = (Path(__file__).parent.parent / "interactions" / module).read_text()
         assert not pattern.search(source), (module, pattern.search(source))
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    """A run stopped after a checkpoint keeps its training state and scores beside the store; the next grid
+    goes on from there (no checkpoint is scored twice) and records what an uninterrupted run records."""
+    import interactions.grid as grid_module
+    from interactions.grid import partial_dir
+
+    preset = replace(TINY, epochs=3, checkpoints=(0, 1, 2, 3))
+    specs = grid(preset, device="cpu")
+    whole = ResultsStore(tmp_path / "whole.sqlite")
+    run_grid(specs, whole, log=None, workers=1)
+
+    scored, pid_rows = [], grid_module._pid_rows
+
+    def stop_at_epoch_2(spec, gen, objective, epoch):
+        scored.append(epoch)
+        if epoch == 2 and scored.count(2) == 1:
+            raise KeyboardInterrupt
+        return pid_rows(spec, gen, objective, epoch)
+
+    monkeypatch.setattr(grid_module, "_pid_rows", stop_at_epoch_2)
+    resumed = ResultsStore(tmp_path / "resumed.sqlite")
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(specs, resumed, log=None, workers=1)
+    assert list(partial_dir(resumed).glob("*.pt")) and resumed.runs().empty
+    run_grid(specs, resumed, log=None, workers=1)
+    assert scored == [0, 1, 2, 2, None]  # epoch 0 and 1 are not scored again
+    assert not list(partial_dir(resumed).glob("*.pt"))
+    columns = ["task", "probe", "metric", "epoch", "value"]
+    a, b = (s.scores().sort_values(columns[:4])[columns].reset_index(drop=True) for s in (whole, resumed))
+    assert a.equals(b)

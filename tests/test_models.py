@@ -48,6 +48,29 @@ def test_the_last_block_computes_the_cls_row_of_the_full_block() -> None:
         assert torch.allclose(grad_full, grad_cls, atol=1e-12)
 
 
+def test_fusion_attention_is_multihead_attention_with_projection_biases_initialised_at_zero() -> None:
+    """The block's attention equals torch's nn.MultiheadAttention (CoMM's module) given the same weights and
+    biases, for both the full block and the CLS-only last block; a new block's biases are zero."""
+    from interactions.models.fusion import FusionBlock
+
+    torch.manual_seed(5)
+    block = FusionBlock(16, 4, depth=2).double()
+    assert not block.qkv.bias.any() and not block.out.bias.any()
+    with torch.no_grad():  # non-zero biases, so that a bias left out of either path would show
+        block.qkv.bias.normal_()
+        block.out.bias.normal_()
+    mha = torch.nn.MultiheadAttention(16, 4, batch_first=True).double()
+    mha.in_proj_weight.data, mha.in_proj_bias.data = block.qkv.weight.data, block.qkv.bias.data
+    mha.out_proj.weight.data, mha.out_proj.bias.data = block.out.weight.data, block.out.bias.data
+    for length in (3, 33):
+        x = torch.randn(4, length, 16, dtype=torch.float64)
+        h = block.ln_attn(x)
+        after_attention = x + mha(h, h, h, need_weights=False)[0]
+        reference = after_attention + block.mlp(block.ln_mlp(after_attention))
+        assert torch.allclose(block(x), reference, atol=1e-10)
+        assert torch.allclose(block.forward_cls(x), reference[:, 0], atol=1e-10)
+
+
 def test_grouped_batchnorm_matches_separate_batchnorm_calls() -> None:
     """Outputs, gradients and running statistics of one grouped call equal those of G separate calls
     (running statistics: the mean of the G separate calls' updates)."""

@@ -16,11 +16,13 @@ from interactions.extract import extract, probe_tasks
 from interactions.models import ModelConfig
 from interactions.objectives import available_objectives, build_objective
 from interactions.train import (
+    Resume,
     TrainConfig,
     TrainingDiverged,
     _lr_factor,
     load_checkpoint,
     parameter_groups,
+    read_training_state,
     save_checkpoint,
     train,
 )
@@ -147,3 +149,86 @@ def test_an_out_of_tree_objective_is_discovered_through_entry_points(tmp_path: P
     scores = probe_tasks(obj, GEN.sample(400, seed=1), GEN.sample(200, seed=2), tasks=["redundancy"])
     assert set(scores) == {"redundancy"} and scores["redundancy"].balanced_accuracy > 0.75  # chance 0.5
     sys.modules.pop("plugin_objective", None)
+
+
+@pytest.mark.parametrize("name", ["comm", "infmasking", "factorcl"])
+def test_interrupted_training_resumes_to_an_uninterrupted_run_s_weights(tmp_path: Path, name: str) -> None:
+    """Weights, optimisers (FactorCL's own CLUB optimiser too), schedule and random streams (InfMasking draws
+    its masks from the global one) are saved at the resume epochs: a run stopped after epoch 3 and resumed
+    from its epoch-2 state ends bit-identical to one that never stopped."""
+    sample = GEN.sample(192, seed=0, split="pretrain")
+    options = {"factorcl": {"critic_hidden": 16}}.get(name, {})
+    config = TrainConfig(epochs=4, batch_size=64, schedule="cosine", device="cpu")
+
+    def fresh():
+        return build_objective(name, [12, 12], SMALL, seed=0, **options)
+
+    whole = train(fresh(), sample, config)
+    resume = Resume(tmp_path / "state.pt", frozenset({2}), extra=lambda: {"note": "scores so far"})
+
+    def stop_after_epoch_3(epoch: int, objective) -> None:
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(fresh(), sample, config, stop_after_epoch_3, resume)
+    state = read_training_state(resume.path)
+    assert state["epochs_done"] == 2 and state["extra"] == {"note": "scores so far"}
+    resumed = train(fresh(), sample, config, resume=resume)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in whole.history]
+    after, before = resumed.objective.state_dict(), whole.objective.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in before)
+
+
+def test_a_damaged_training_state_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "state.pt"
+    path.write_bytes(b"not a state")
+    with pytest.raises(ValueError, match=r"state\.pt is not a training state"):
+        read_training_state(path)
+    assert read_training_state(tmp_path / "missing.pt") is None
+
+
+@pytest.mark.parametrize(("name", "built"), [("cross", {"light"}), ("comm", {"first", "second"})])
+def test_the_trainer_builds_only_the_views_an_objective_trains_on(name: str, built: set[str]) -> None:
+    """Cross aligns the light view (here a crop of the images), CoMM two SimCLR views; neither gets the
+    views it does not read, and the light view is the clean batch when no light transform is set."""
+    from generators.trifeature import TrifeatureGenerator
+    from interactions.augment import LIGHT_CROP, ImageAugment
+
+    sample = TrifeatureGenerator().sample(8, seed=0, split="pretrain")
+    seen: list = []
+    obj = build_objective(name, [(3, 32, 32)] * 2, SMALL)
+    obj.before_step = seen.append
+    config = TrainConfig(
+        epochs=1, batch_size=8, device="cpu", augment=ImageAugment(), light_augment=LIGHT_CROP
+    )
+    train(obj, sample, config)
+    views = seen[0]
+    present = {v for v in ("first", "second") if getattr(views, v) is not None}
+    assert present == built - {"light"}
+    assert (views.light is not views.clean) == ("light" in built)
+    if "light" in built:  # cropped: float pixels that differ from the clean uint8 ones
+        assert views.light[0].dtype == torch.float32 and views.light[0].shape == views.clean[0].shape
+        assert not torch.allclose(views.light[0], views.clean[0].float() / 255)
+    obj = build_objective("cross", [(3, 32, 32)] * 2, SMALL)
+    obj.before_step = seen.append
+    train(obj, sample, TrainConfig(epochs=1, batch_size=8, device="cpu", augment=ImageAugment()))
+    assert seen[-1].light is seen[-1].clean
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_bf16_channels_last_training_on_cuda() -> None:
+    """The GPU path: bf16 autocast and channels-last image batches by default on CUDA, finite losses, and
+    representations on the device."""
+    from generators.trifeature import TrifeatureGenerator
+    from interactions.augment import LIGHT_CROP, ImageAugment
+
+    sample = TrifeatureGenerator().sample(128, seed=0, split="pretrain")
+    for name in ("comm", "cross_self"):
+        obj = build_objective(name, [(3, 32, 32)] * 2, SMALL, seed=0)
+        config = TrainConfig(
+            epochs=2, batch_size=64, device="cuda", augment=ImageAugment(), light_augment=LIGHT_CROP
+        )
+        history = train(obj, sample, config).history
+        assert all(np.isfinite(h["loss"]) for h in history)
+        assert extract(obj, sample)[0].shape[0] == len(sample)

@@ -24,13 +24,17 @@ class QuickGELU(nn.Module):
 
 
 class FusionBlock(nn.Module):
-    """x + MHA(LN(x)), then x + MLP(LN(x)) with an E -> 4E -> E QuickGELU MLP; no k/v bias as in CoMM."""
+    """x + MHA(LN(x)), then x + MLP(LN(x)) with an E -> 4E -> E QuickGELU MLP.
+
+    The attention is `nn.MultiheadAttention`'s as CoMM's code builds it: q/k/v and output projections with
+    biases initialised at zero. (Its `add_bias_kv` flag, which would append learned bias tokens to the keys
+    and values, is off in CoMM, and there is no such token here.)"""
 
     def __init__(self, embed_dim: int, heads: int, depth: int) -> None:
         super().__init__()
         self.heads = heads
         self.ln_attn = nn.LayerNorm(embed_dim)
-        self.qkv = nn.Linear(embed_dim, 3 * embed_dim, bias=False)
+        self.qkv = nn.Linear(embed_dim, 3 * embed_dim)
         self.out = nn.Linear(embed_dim, embed_dim)
         self.ln_mlp = nn.LayerNorm(embed_dim)
         self.mlp = nn.Sequential(
@@ -41,6 +45,8 @@ class FusionBlock(nn.Module):
         nn.init.normal_(self.out.weight, std=std * (2 * depth) ** -0.5)
         nn.init.normal_(self.mlp[0].weight, std=(2 * embed_dim) ** -0.5)
         nn.init.normal_(self.mlp[2].weight, std=std * (2 * depth) ** -0.5)
+        nn.init.zeros_(self.qkv.bias)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, L, E) -> (B, L, E)."""
@@ -56,8 +62,9 @@ class FusionBlock(nn.Module):
         b, length, e = x.shape
         d = e // self.heads
         h = self.ln_attn(x)
-        q = F.linear(h[:, 0], self.qkv.weight[:e]).view(b, self.heads, 1, d)
-        k, v = F.linear(h, self.qkv.weight[e:]).view(b, length, 2, self.heads, d).permute(2, 0, 3, 1, 4)
+        q = F.linear(h[:, 0], self.qkv.weight[:e], self.qkv.bias[:e]).view(b, self.heads, 1, d)
+        kv = F.linear(h, self.qkv.weight[e:], self.qkv.bias[e:])
+        k, v = kv.view(b, length, 2, self.heads, d).permute(2, 0, 3, 1, 4)
         if length <= _ELEMENTWISE_ATTENTION_MAX_LENGTH:  # one query: products and sums beat a fused kernel
             weights = torch.softmax((q * k).sum(-1) * d**-0.5, dim=-1)
             attended = (weights.unsqueeze(-1) * v).sum(-2)

@@ -15,15 +15,25 @@ from torch import nn
 from estimators.validation import check_float
 from interactions.models import EncoderNetwork, FusedNetwork, ModalityShape, ModelConfig
 
+VIEW_NAMES = ("clean", "light", "first", "second")
+
 
 @dataclass
 class Views:
-    """One batch: the clean modalities, two independently augmented views of them, and the labels."""
+    """One batch: the clean modalities, two independently augmented views of them (`first`, `second`), the
+    labels, and the `light` view: the pair lightly transformed, as cross-modal objectives align it (CoMM's
+    code crops Cross's images at scale 0.5-1); the clean batch where no light transform is set. The trainer
+    builds only the views the objective names in `Objective.trains_on`; the others are None."""
 
     clean: list[torch.Tensor]
-    first: list[torch.Tensor]
-    second: list[torch.Tensor]
+    first: list[torch.Tensor] | None
+    second: list[torch.Tensor] | None
     labels: dict[str, torch.Tensor]
+    light: list[torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        if self.light is None:
+            self.light = self.clean
 
 
 @dataclass
@@ -41,6 +51,7 @@ class Objective(nn.Module):
 
     name: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
+    trains_on: ClassVar[tuple[str, ...]] = VIEW_NAMES  # the views its loss reads (see `Views`)
 
     def __init__(self, modality_dims: Sequence[ModalityShape], model: ModelConfig | None = None) -> None:
         super().__init__()
@@ -65,6 +76,14 @@ class Objective(nn.Module):
     def before_step(self, views: Views) -> None:
         """Called by the trainer before each training step's `loss(views)`: updates that are not part of the
         loss (e.g. FactorCL fits its CLUB critics), so that `loss` itself changes nothing."""
+
+    def own_optimizer_states(self) -> dict:
+        """States of optimisers the objective keeps besides the trainer's (e.g. FactorCL's CLUB critics'),
+        saved with a resumable training state so that resumed training matches uninterrupted training."""
+        return {}
+
+    def load_own_optimizer_states(self, states: dict) -> None:
+        """Restore what `own_optimizer_states` returned."""
 
     def check_sample(self, modalities: Sequence[np.ndarray], labels: Mapping[str, np.ndarray]) -> None:
         """Raise ValueError unless the data fit this objective: one array per modality, (n, d) float32 for a

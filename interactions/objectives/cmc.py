@@ -32,6 +32,8 @@ from interactions.objectives.registry import register_objective
 
 @register_objective("cmc")
 class CMC(Objective):
+    trains_on = ("first",)
+
     def __init__(
         self,
         modality_dims: Sequence[ModalityShape],

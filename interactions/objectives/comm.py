@@ -33,6 +33,8 @@ from interactions.objectives.registry import register_objective
 
 @register_objective("comm")
 class CoMM(Objective):
+    trains_on = ("first", "second")
+
     def __init__(
         self,
         modality_dims: Sequence[ModalityShape],

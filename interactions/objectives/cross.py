@@ -1,7 +1,8 @@
 """Cross: CLIP-style cross-modal contrastive learning (Radford et al., ICML 2021), as CoMM's baseline.
 
 Per-modality MLP encoders, each followed by a bias-free linear projection; CLIP's symmetric InfoNCE
-between the projections of the clean (non-augmented) pair, with a learnable logit scale initialised at
+between the projections of the `light` view (the clean pair for vectors; images cropped at scale 0.5-1 in
+the grid, as CoMM's code trains it), with a learnable logit scale initialised at
 1/0.07 and clamped at 100. For n > 2 modalities, the mean over all modality pairs. Keeps redundancy only,
 in theory. Probed: the concatenated encoder outputs; per modality: each encoder output.
 """
@@ -42,6 +43,8 @@ def pairwise_clip(projections: list[torch.Tensor], scale: torch.Tensor) -> torch
 
 @register_objective("cross")
 class Cross(Objective):
+    trains_on = ("light",)
+
     def __init__(self, modality_dims: Sequence[ModalityShape], model: ModelConfig | None = None) -> None:
         super().__init__(modality_dims, model)
         cfg = self.model_config
@@ -52,7 +55,7 @@ class Cross(Objective):
         self.logit_scale = LogitScale()
 
     def loss(self, views: Views) -> dict[str, torch.Tensor]:
-        projected = [p(h) for p, h in zip(self.projections, self.encoders(views.clean), strict=True)]
+        projected = [p(h) for p, h in zip(self.projections, self.encoders(views.light), strict=True)]
         scale = self.logit_scale()
         return {"loss": pairwise_clip(projected, scale), "logit_scale": scale.detach()}
 

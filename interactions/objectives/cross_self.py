@@ -1,6 +1,6 @@
 """Cross+Self (SLIP-like; CoMM's and FactorCL's baseline): Cross plus SimCLR within each modality.
 
-loss = CLIP(h_1(g_1(x_1)), ..., h_n(g_n(x_n)))  [clean pair, learnable logit scale, mean over pairs]
+loss = CLIP(h_1(g_1(x_1)), ..., h_n(g_n(x_n)))  [the light view, learnable logit scale, mean over pairs]
      + ssl_weight * mean_m NTX(h_m(g_m(x'_m)), h_m(g_m(x''_m)))  [two augmented views, temperature 0.1]
 
 with one 3-layer BN projection head h_m per modality shared by both terms; `ssl_weight` defaults to 1.
@@ -29,6 +29,8 @@ from interactions.objectives.registry import register_objective
 
 @register_objective("cross_self")
 class CrossSelf(Objective):
+    trains_on = ("light", "first", "second")
+
     def __init__(
         self,
         modality_dims: Sequence[ModalityShape],
@@ -51,7 +53,7 @@ class CrossSelf(Objective):
 
     def loss(self, views: Views) -> dict[str, torch.Tensor]:
         scale = self.logit_scale()
-        cross = pairwise_clip(self._project(views.clean), scale)
+        cross = pairwise_clip(self._project(views.light), scale)
         selfs = [
             nt_xent(a, b, self.temperature)
             for a, b in zip(self._project(views.first), self._project(views.second), strict=True)

@@ -71,6 +71,8 @@ def _head(width: int, hidden: int) -> nn.Sequential:
 
 @register_objective("factorcl")
 class FactorCL(Objective):
+    trains_on = ("clean", "first")
+
     def __init__(
         self,
         modality_dims: Sequence[ModalityShape],
@@ -100,6 +102,12 @@ class FactorCL(Objective):
         self.critics = nn.ModuleDict(critics)
         self.club_critics = nn.ModuleDict(club_critics)
         self.club_optimizer = torch.optim.Adam(self.club_critics.parameters(), lr=self.club_lr)
+
+    def own_optimizer_states(self) -> dict:
+        return {"club": self.club_optimizer.state_dict()}
+
+    def load_own_optimizer_states(self, states: dict) -> None:
+        self.club_optimizer.load_state_dict(states["club"])
 
     def factors(self, xs: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """([Z_S1, ..., Z_Sn], [Z_U1, ..., Z_Un])."""

@@ -20,6 +20,8 @@ from interactions.objectives.registry import register_objective
 
 @register_objective("supervised")
 class Supervised(Objective):
+    trains_on = ("clean",)
+
     def __init__(
         self,
         modality_dims: Sequence[ModalityShape],
