@@ -38,11 +38,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _runs_every_benchmark(config: pytest.Config) -> bool:
+    """Whether this session runs the whole suite (`pytest benchmarks/`, no -k or -m): only then are its
+    timings the committed reports/benchmarks.json."""
+    here = Path(__file__).resolve().parent
+    paths = [Path(config.invocation_params.dir, arg).resolve() for arg in config.args]
+    return paths == [here] and not config.option.keyword and not config.option.markexpr
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """Timings go to reports/benchmarks.json from a full run, and beside it, to the uncommitted
+    reports/benchmarks-subset.json, from any subset (unless --benchmark-json names a file)."""
     if hasattr(config.option, "benchmark_json") and config.option.benchmark_json is None:
         REPORTS.mkdir(exist_ok=True)
-        config.option.benchmark_json = str(REPORTS / "benchmarks.json")
+        name = "benchmarks.json" if _runs_every_benchmark(config) else "benchmarks-subset.json"
+        config.option.benchmark_json = str(REPORTS / name)
 
 
 def _csv(text: str) -> list[str]:

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
+from estimators.representation_pid import ATOMS
 from generators import available_generators
 from interactions.device import resolve_device
 from interactions.executor import BACKENDS
@@ -142,19 +145,41 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         (scores["objective"] == args.objective)
         & (scores["generator"] == args.generator)
         & (scores["seed"] == args.seed)
-        & scores["epoch"].isna()
-        & (scores["probe"] != "pid")
     ]
-    table = mine.pivot_table(index=["probe", "task"], columns="metric", values="value")
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    pid = scores[
-        (scores["objective"] == args.objective)
-        & (scores["generator"] == args.generator)
-        & (scores["seed"] == args.seed)
-        & (scores["probe"] == "pid")
-    ]
-    print(pid[["metric", "value"]].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    _print_run_scores(mine)
     return 0
+
+
+def _print_run_scores(mine: pd.DataFrame) -> None:
+    """Final scores first (probes by task, PID atoms with their interval), then the checkpoint scores by
+    epoch, under separate headings."""
+    final, checkpoints = mine[mine["epoch"].isna()], mine[mine["epoch"].notna()]
+    probes = final[final["probe"] != "pid"]
+    print("== final scores: probes on the joint representation ==")
+    table = probes.pivot_table(index=["probe", "task"], columns="metric", values="value")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    pid = final[final["probe"] == "pid"]
+    if not pid.empty:
+        parts = pid["metric"].str.rsplit("_", n=1, expand=True)
+        atoms = pid.assign(atom=parts[0], kind=parts[1]).pivot_table(
+            index="atom", columns="kind", values="value"
+        )
+        task = pid["task"].iloc[0]
+        print(f"\n== final scores: PID of the per-modality representations (bits), task {task} ==")
+        print(atoms.reindex(index=list(ATOMS)).to_string(float_format=lambda v: f"{v:.3f}"))
+    if checkpoints.empty:
+        return
+    shown = checkpoints[
+        ((checkpoints["probe"] == "linear") & (checkpoints["metric"] == "balanced_accuracy"))
+        | ((checkpoints["probe"] == "pid") & checkpoints["metric"].str.endswith("_corrected"))
+    ]
+    columns = shown["task"].where(shown["probe"] != "pid", shown["metric"].str.removesuffix("_corrected"))
+    by_epoch = shown.assign(column=columns).pivot_table(
+        index="epoch", columns=["probe", "column"], values="value"
+    )
+    by_epoch.index = by_epoch.index.astype(int)
+    print("\n== checkpoint scores by epoch: linear-probe balanced accuracy, PID bits (corrected) ==")
+    print(by_epoch.to_string(float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +14,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from scipy import stats
 
 from estimators.representation_pid import ATOMS
 from generators import PaperComparison, available_generators, comparisons, generator_preset
@@ -53,13 +58,100 @@ def tidy_scores(store: ResultsStore) -> pd.DataFrame:
     )
 
 
-def _mean_std(values: pd.Series) -> str:
-    values = values.dropna()
-    if values.empty:
+@dataclass(frozen=True)
+class SeedSummary:
+    """Mean, sample standard deviation and 95% Student-t interval of one score over n seeds (no interval for
+    one seed)."""
+
+    n: int
+    mean: float
+    std: float
+    low: float
+    high: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.n > 1 and (self.low > 0 or self.high < 0)
+
+
+def seed_summary(values: pd.Series | np.ndarray) -> SeedSummary | None:
+    """The mean over seeds with a two-sided 95% t-interval, mean +/- t(0.975, n - 1) * std / sqrt(n)."""
+    values = pd.Series(values, dtype=float).dropna()
+    n = len(values)
+    if n == 0:
+        return None
+    mean = float(values.mean())
+    if n == 1:
+        return SeedSummary(1, mean, float("nan"), float("nan"), float("nan"))
+    std = float(values.std(ddof=1))
+    half = float(stats.t.ppf(0.975, n - 1)) * std / np.sqrt(n)
+    return SeedSummary(n, mean, std, mean - half, mean + half)
+
+
+def tidy_export(scores: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """scores.csv: one row per (objective, generator, seed, task, probe, metric, epoch) with chance, Bayes
+    ceiling, the exact truth in bits for PID atoms (`truth_bits`), and where each run came from: package
+    version, git commit, code fingerprint and torch thread count."""
+    meta = current[["objective", "generator", "seed", "meta"]].copy()
+    parsed = meta.pop("meta").map(lambda text: json.loads(text) if text else {})
+    meta["package"] = parsed.map(lambda m: m.get("package"))
+    meta["commit"] = parsed.map(lambda m: m.get("commit"))
+    meta["code"] = parsed.map(lambda m: m.get("code"))
+    meta["torch_threads"] = parsed.map(lambda m: (m.get("threads") or {}).get("torch"))
+    truth = pd.DataFrame(truth_table(sorted(scores["generator"].unique())))
+    atoms = truth.melt(id_vars=["generator", "task"], value_vars=list(ATOMS), var_name="atom",
+                       value_name="truth_bits")  # fmt: skip
+    export = scores.assign(atom=scores["metric"].str.rsplit("_", n=1).str[0].where(scores["probe"] == "pid"))
+    export = export.merge(atoms, on=["generator", "task", "atom"], how="left").drop(columns="atom")
+    return export.merge(meta, on=["objective", "generator", "seed"], how="left")
+
+
+def _mean_std(values: pd.Series, scale: float = 100, digits: int = 1) -> str:
+    """'mean ± std [95% interval]' over seeds (scaled, e.g. to %); the mean alone for one seed."""
+    summary = seed_summary(values)
+    if summary is None:
         return "–"
-    if len(values) == 1:
-        return f"{100 * values.iloc[0]:.1f}"
-    return f"{100 * values.mean():.1f} ± {100 * values.std():.1f}"
+    f = f".{digits}f"
+    if summary.n == 1:
+        return f"{scale * summary.mean:{f}}"
+    return (
+        f"{scale * summary.mean:{f}} ± {scale * summary.std:{f}} "
+        f"[{scale * summary.low:{f}}, {scale * summary.high:{f}}]"
+    )
+
+
+def paired_differences(final: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
+    """Per (generator, probe, task, objective): the per-seed difference of its balanced accuracy against
+    `reference` (an objective run on the same data and seeds) or, with None, against its own architecture
+    at initialisation (`gain_over_init`), summarised over seeds (`seed_summary`)."""
+    acc = final[final["metric"] == "balanced_accuracy"]
+    keys = ["generator", "probe", "task", "seed"]
+    if reference is None:
+        diffs = acc.assign(difference=acc["gain_over_init"])
+    else:
+        ref = acc[acc["objective"] == reference][[*keys, "value"]].rename(columns={"value": "reference"})
+        diffs = acc[acc["objective"] != reference].merge(ref, on=keys)
+        diffs = diffs.assign(difference=diffs["value"] - diffs["reference"])
+    rows = []
+    for (generator, probe, task, objective), group in diffs.groupby(
+        ["generator", "probe", "task", "objective"]
+    ):
+        summary = seed_summary(group["difference"])
+        if summary is not None:
+            rows.append({"generator": generator, "probe": probe, "task": task, "objective": objective,
+                         **asdict(summary)})  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["generator", "probe", "task", "objective", *SeedSummary.__annotations__]
+    )
+
+
+def _difference_cell(row: pd.Series | None) -> str:
+    if row is None:
+        return "–"
+    if row["n"] == 1:
+        return f"{100 * row['mean']:+.1f}"
+    mark = " *" if row["low"] > 0 or row["high"] < 0 else ""
+    return f"{100 * row['mean']:+.1f} [{100 * row['low']:+.1f}, {100 * row['high']:+.1f}]{mark}"
 
 
 def _provenance(current: pd.DataFrame) -> list[str]:
@@ -92,9 +184,11 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
     lines = ["# Benchmark summary", ""]
     lines += [
         "Generated by `pytest benchmarks/` (or `interactions report`) from the results store. Balanced",
-        "accuracy in percent (mean ± std over seeds), information in bits. Gain = score minus the same",
-        "architecture at initialisation (`random_fused` for fused objectives, `random_encoders` for",
-        "concatenated encoders).",
+        "accuracy in percent, information in bits. With several seeds a cell is mean ± std [95% interval]",
+        "over seeds, the interval Student's t: mean ± t(0.975, n - 1) · std / √n. Paired differences are",
+        "taken per seed (same data, same seed) against the same architecture at initialisation",
+        "(`random_fused` for fused objectives, `random_encoders` for concatenated encoders) and against",
+        "`cross`, then summarised the same way; * marks an interval that excludes 0.",
         "",
     ]
     lines += _provenance(current)
@@ -104,8 +198,10 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
         lines += [f"- {r.generator} / {r.objective} / seed {r.seed}: {r.reason}" for r in failed.itertuples()]
         lines.append("")
     final = scores[scores["epoch"].isna()]
+    versus = {"initialisation": paired_differences(final), "cross": paired_differences(final, "cross")}
     for comparison in comparisons():
         lines += _comparison_lines(comparison, final)
+        lines += _learning_curve_lines(comparison, scores, current)
     truth = pd.DataFrame(truth_table(sorted(final["generator"].unique())))
     for generator in sorted(final["generator"].unique()):
         sub = final[final["generator"] == generator]
@@ -118,7 +214,7 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
             acc = sub[(sub["probe"] == probe) & (sub["metric"] == "balanced_accuracy")]
             if acc.empty:
                 continue
-            lines += [f"### {probe} probe: balanced accuracy (%) and gain over initialisation (points)", ""]
+            lines += [f"### {probe} probe: balanced accuracy (%)", ""]
             lines += ["| objective | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
             lines.append(
                 "| chance / Bayes | "
@@ -133,8 +229,7 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
                 cells = []
                 for t in tasks:
                     rows = acc[(acc["objective"] == objective) & (acc["task"] == t)]
-                    gain = rows["gain_over_init"].dropna()
-                    extra = f" ({100 * gain.mean():+.1f})" if len(gain) else ""
+                    extra = ""
                     classes = _rows(predicted, objective, generator, t)
                     one_class = classes[classes["value"] == 1]
                     if not one_class.empty:
@@ -153,13 +248,15 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
                     + ".",
                     "",
                 ]
+            for name, table in versus.items():
+                lines += _difference_lines(table, generator, probe, tasks, name)
         usable = sub[(sub["probe"] == "linear") & (sub["metric"] == "usable_bits")]
         if not usable.empty:
             lines += ["### linear probe: usable information (bits)", ""]
             lines += ["| objective | " + " | ".join(tasks) + " |", "|---" * (len(tasks) + 1) + "|"]
             for objective in _objective_order(list(usable["objective"].unique())):
                 mine = usable[usable["objective"] == objective]
-                cells = [f"{mine[mine['task'] == t]['value'].mean():.3f}" for t in tasks]
+                cells = [_mean_std(mine[mine["task"] == t]["value"], scale=1, digits=3) for t in tasks]
                 lines.append(f"| {objective} | " + " | ".join(cells) + " |")
             lines.append("")
         pid = sub[sub["probe"] == "pid"]
@@ -185,6 +282,28 @@ def summary_markdown(scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataF
                 lines.append(f"| {objective} | " + " | ".join(cells) + " |")
             lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def _difference_lines(table: pd.DataFrame, generator: str, probe: str, tasks: list[str], versus: str) -> list:
+    """One generator's paired differences (points) against `versus`, objectives by tasks."""
+    mine = table[(table["generator"] == generator) & (table["probe"] == probe)]
+    if versus == "initialisation":  # an architecture at initialisation against itself says nothing
+        mine = mine[~mine["objective"].isin(RANDOM_ARM.values())]
+    if mine.empty:
+        return []
+    lines = [
+        f"Paired difference against {versus} ({probe} probe, points):",
+        "",
+        "| objective | " + " | ".join(tasks) + " |",
+        "|---" * (len(tasks) + 1) + "|",
+    ]
+    for objective in _objective_order(list(mine["objective"].unique())):
+        cells = []
+        for t in tasks:
+            row = mine[(mine["objective"] == objective) & (mine["task"] == t)]
+            cells.append(_difference_cell(None if row.empty else row.iloc[0]))
+        lines.append(f"| {objective} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _rows(scores: pd.DataFrame, objective: str, generator: str, task: str) -> pd.DataFrame:
@@ -224,132 +343,274 @@ def _comparison_lines(comparison: PaperComparison, final: pd.DataFrame) -> list[
     return [*lines, "", *pattern, ""]
 
 
-def plot_accuracy_bars(scores: pd.DataFrame, path: Path) -> None:
+_VERDICT = re.compile(r"^- (.*?): (holds|does not hold|not measured)")
+_MIN_CURVE_CHECKPOINTS = 4  # a learning curve needs a few points; quick's 0 / 10 epochs are in the tables
+
+
+def _steps_per_epoch(current: pd.DataFrame, generator: str) -> int | None:
+    """Optimiser steps per epoch of a generator's runs (from their stored configuration)."""
+    configs = current[current["generator"] == generator]["config"].map(json.loads)
+    steps = {c["scoring"]["n_pretrain"] // min(c["train"]["batch_size"], c["scoring"]["n_pretrain"])
+             for c in configs}  # fmt: skip
+    return steps.pop() if len(steps) == 1 else None
+
+
+def _learning_curve_lines(
+    comparison: PaperComparison, scores: pd.DataFrame, current: pd.DataFrame
+) -> list[str]:
+    """The comparison at every checkpoint: each (objective, column) against training steps, and which parts
+    of the paper's pattern hold at each step. Only for runs with several checkpoints (the long preset)."""
+    linear = scores[
+        scores["epoch"].notna()
+        & (scores["probe"] == "linear")
+        & (scores["metric"] == "balanced_accuracy")
+        & scores["generator"].isin(comparison.generators)
+    ]
+    epochs = sorted(int(e) for e in linear["epoch"].unique())
+    if len(epochs) < _MIN_CURVE_CHECKPOINTS:
+        return []
+    per_epoch = {g: _steps_per_epoch(current, g) for g in comparison.generators}
+    steps = set(per_epoch.values())
+    n = steps.pop() if len(steps) == 1 else None
+    if n is not None:
+
+        def step_of(epoch: int) -> str:
+            return f"{epoch * n:,}"
+
+        unit = f"optimiser steps ({n} per epoch)"
+    else:
+        step_of, unit = str, "epochs"
+    lines = [
+        f"## {comparison.title}: learning curves",
+        "",
+        f"Linear probe, balanced accuracy (%) at each checkpoint, against {unit}; the last column is the "
+        "published number.",
+        "",
+        "| objective | column | " + " | ".join(step_of(e) for e in epochs) + " | published |",
+        "|---" * (len(epochs) + 3) + "|",
+    ]
+    objectives = [o for o in _objective_order(list(linear["objective"].unique())) if "random" not in o]
+    for objective in objectives:
+        published = comparison.published.get(objective, ((None,) * len(comparison.columns), ""))[0]
+        for (label, generator, task), paper in zip(comparison.columns, published, strict=True):
+            rows = _rows(linear, objective, generator, task)
+            if rows.empty:
+                continue
+            cells = [_mean_std(rows[rows["epoch"] == e]["value"]) for e in epochs]
+            paper_cell = "–" if paper is None else f"{paper:.1f}"
+            lines.append(f"| {objective} | {label} | " + " | ".join(cells) + f" | {paper_cell} |")
+    if comparison.pattern is not None:
+        verdicts: dict[str, list[str]] = {}
+        for e in epochs:
+            at = linear[linear["epoch"] == e]
+
+            def score(objective: str, generator: str, task: str, at=at) -> float | None:
+                rows = _rows(at, objective, generator, task)
+                return None if rows.empty else 100 * float(rows["value"].mean())
+
+            for line in comparison.pattern(score, objectives):
+                if match := _VERDICT.match(line):
+                    verdicts.setdefault(match[1], []).append(match[2])
+        lines += ["", "Which parts of the paper's pattern hold at each checkpoint:", ""]
+        lines += [
+            "| claim | " + " | ".join(step_of(e) for e in epochs) + " |",
+            "|---" * (len(epochs) + 1) + "|",
+        ]
+        lines += [f"| {claim} | " + " | ".join(v) + " |" for claim, v in verdicts.items()]
+    return [*lines, ""]
+
+
+_ATOM_COLOURS = dict(zip(ATOMS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
+_TASK_LABELS = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "unique3": "U3", "synergy": "S"}
+# Every figure the report draws starts with one of these; a regeneration removes any other such file.
+FIGURE_PREFIXES = ("fingerprint", "dynamics", "pid", "cost", "accuracy")
+
+
+def _error(summary: SeedSummary | None) -> tuple[float, float]:
+    """Error-bar lengths (below, above) of a seed summary's 95% interval; none for one seed."""
+    if summary is None or summary.n < 2:
+        return 0.0, 0.0
+    return summary.mean - summary.low, summary.high - summary.mean
+
+
+def _panels(n: int, width: float, height: float, columns: int = 2):
+    columns = min(columns, n)
+    rows = -(-n // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat[:n])
+
+
+def plot_fingerprint(scores: pd.DataFrame) -> Figure | None:
+    """The headline figure: per generator, which information types (R, U, S) each objective's joint
+    representation gives a linear probe, as balanced accuracy with 95% seed intervals, between chance
+    (dotted) and the Bayes ceiling (dashed)."""
     final = scores[
         scores["epoch"].isna() & (scores["probe"] == "linear") & (scores["metric"] == "balanced_accuracy")
     ]
     generators = sorted(final["generator"].unique())
-    fig, axes = plt.subplots(len(generators), 1, figsize=(11, 3.2 * len(generators)), squeeze=False)
-    for ax, generator in zip(axes[:, 0], generators, strict=True):
+    fig, axes = _panels(len(generators), 7.5, 3.4)
+    for ax, generator in zip(axes, generators, strict=True):
         sub = final[final["generator"] == generator]
         tasks = [t for t in INFO_TASKS if t in set(sub["task"])]
         objectives = _objective_order(list(sub["objective"].unique()))
-        width = 0.8 / len(objectives)
+        width = 0.84 / len(objectives)
         for i, objective in enumerate(objectives):
-            means = [sub[(sub["objective"] == objective) & (sub["task"] == t)]["value"].mean() for t in tasks]
-            ax.bar(
-                np.arange(len(tasks)) + (i - len(objectives) / 2 + 0.5) * width, means, width, label=objective
-            )
+            summaries = [seed_summary(_rows(sub, objective, generator, t)["value"]) for t in tasks]
+            means = [np.nan if m is None else m.mean for m in summaries]
+            errors = np.array([_error(m) for m in summaries]).T
+            x = np.arange(len(tasks)) + (i - len(objectives) / 2 + 0.5) * width
+            ax.bar(x, means, width, yerr=errors, capsize=1.5, label=objective, error_kw={"lw": 0.8})
         for j, t in enumerate(tasks):
             row = sub[sub["task"] == t].iloc[0]
             ax.hlines(row["chance"], j - 0.45, j + 0.45, colors="black", linestyles="dotted")
             ax.hlines(row["bayes"], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
-        ax.set_xticks(np.arange(len(tasks)), tasks)
+        ax.set_xticks(np.arange(len(tasks)), [_TASK_LABELS[t] for t in tasks])
         ax.set_ylim(0.0, 1.02)
         ax.set_ylabel("balanced accuracy")
-        ax.set_title(f"{generator}: linear probe (dotted: chance, dashed: Bayes ceiling)")
-    axes[0, 0].legend(ncol=4, fontsize=8, loc="lower left")
+        seeds = sub["seed"].nunique()
+        ax.set_title(f"{generator} ({seeds} seed{'s' * (seeds > 1)})", fontsize=10)
+    axes[0].legend(ncol=5, fontsize=7, loc="lower left")
+    fig.suptitle("Linear probe per information type (bars: 95% t-interval over seeds; dotted: chance; "
+                 "dashed: Bayes ceiling)", fontsize=9)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def plot_pid(scores: pd.DataFrame, path: Path) -> None:
-    pid = scores[
-        scores["epoch"].isna() & (scores["probe"] == "pid") & scores["metric"].str.endswith("_corrected")
-    ]
+def plot_pid(scores: pd.DataFrame) -> Figure | None:
+    """PID of the per-modality representations next to the exact truth: per generator, the bias-corrected
+    atoms of each objective with the mean bootstrap interval, and the truth as a black tick."""
+    pid = scores[scores["epoch"].isna() & (scores["probe"] == "pid")]
     generators = sorted(pid["generator"].unique())
+    if not generators:
+        return None
     truth = pd.DataFrame(truth_table(generators))
-    fig, axes = plt.subplots(1, len(generators), figsize=(4.2 * len(generators), 4), squeeze=False)
-    colours = dict(zip(ATOMS, ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
-    for ax, generator in zip(axes[0], generators, strict=True):
+    fig, axes = _panels(len(generators), 7.5, 3.4)
+    for ax, generator in zip(axes, generators, strict=True):
         sub = pid[pid["generator"] == generator]
         objectives = _objective_order(list(sub["objective"].unique()))
-        names = ["truth", *objectives]
         task = sub["task"].iloc[0]
         gt = truth[(truth["generator"] == generator) & (truth["task"] == task)].iloc[0]
-        bottom = np.zeros(len(names))
-        for atom in ATOMS:
-            values = [gt[atom]] + [
-                max(
-                    0.0, sub[(sub["objective"] == o) & (sub["metric"] == f"{atom}_corrected")]["value"].mean()
-                )
-                for o in objectives
-            ]
-            ax.bar(names, values, bottom=bottom, color=colours[atom], label=atom)
-            bottom += values
-        ax.set_title(f"{generator}: PID, task {task}")
+        width = 0.84 / len(ATOMS)
+        for i, atom in enumerate(ATOMS):
+            value = {
+                k: [sub[(sub["objective"] == o) & (sub["metric"] == f"{atom}_{k}")]["value"].mean()
+                    for o in objectives]
+                for k in ("corrected", "low", "high")
+            }  # fmt: skip
+            x = np.arange(len(objectives)) + (i - len(ATOMS) / 2 + 0.5) * width
+            below = np.maximum(0, np.subtract(value["corrected"], value["low"]))
+            above = np.maximum(0, np.subtract(value["high"], value["corrected"]))
+            ax.bar(x, value["corrected"], width, yerr=[below, above], capsize=1.5, color=_ATOM_COLOURS[atom],
+                   label=atom, error_kw={"lw": 0.8})  # fmt: skip
+            ax.hlines([gt[atom]] * len(x), x - width / 2, x + width / 2, colors="black", lw=1.2)
+        ax.set_xticks(np.arange(len(objectives)), objectives, rotation=60, fontsize=7)
         ax.set_ylabel("bits (bias-corrected)")
-        ax.tick_params(axis="x", rotation=70, labelsize=8)
-    axes[0, 0].legend(fontsize=8)
+        ax.set_title(f"{generator}: PID, task {task} (black: exact truth of the data)", fontsize=9)
+    axes[0].legend(fontsize=7, ncol=4)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def plot_dynamics(scores: pd.DataFrame, path: Path, kind: str = "probe") -> None:
-    """Per generator (rows) and objective (columns), against epoch: `kind="probe"` the linear-probe usable
-    information of each information type, `kind="pid"` the bias-corrected PID atoms of the representations."""
-    checkpoints = scores[scores["epoch"].notna()]
-    if kind == "probe":
-        dyn = checkpoints[checkpoints["metric"] == "usable_bits"].assign(series=lambda d: d["task"])
-        order, ylabel = INFO_TASKS, "usable bits"
-    else:
-        dyn = checkpoints[(checkpoints["probe"] == "pid") & checkpoints["metric"].str.endswith("_corrected")]
-        dyn = dyn.assign(series=dyn["metric"].str.removesuffix("_corrected"))
-        order, ylabel = ATOMS, "PID bits (corrected)"
-    generators = sorted(dyn["generator"].unique())
-    if not generators:
-        return
-    objectives = _objective_order(list(dyn["objective"].unique()))
-    fig, axes = plt.subplots(
-        len(generators), len(objectives), figsize=(3 * len(objectives), 2.6 * len(generators)), squeeze=False
-    )
-    for r, generator in enumerate(generators):
+def plot_dynamics(scores: pd.DataFrame, generator: str) -> Figure | None:
+    """One generator's learning dynamics as small multiples, one column per objective: the linear-probe
+    usable information of each information type (top) and the PID atoms of the representations (bottom)
+    against epoch, mean over seeds with a band of ± one standard deviation."""
+    checkpoints = scores[scores["epoch"].notna() & (scores["generator"] == generator)]
+    probe = checkpoints[(checkpoints["probe"] == "linear") & (checkpoints["metric"] == "usable_bits")]
+    pid = checkpoints[(checkpoints["probe"] == "pid") & checkpoints["metric"].str.endswith("_corrected")]
+    rows = [
+        (probe.assign(series=probe["task"]), INFO_TASKS, "usable bits (linear probe)"),
+        (pid.assign(series=pid["metric"].str.removesuffix("_corrected")), ATOMS, "PID bits (corrected)"),
+    ]
+    objectives = _objective_order(list(checkpoints["objective"].unique()))
+    fig, axes = plt.subplots(2, len(objectives), figsize=(2.6 * len(objectives), 5), squeeze=False,
+                             sharey="row")  # fmt: skip
+    for r, (data, order, ylabel) in enumerate(rows):
         for c, objective in enumerate(objectives):
             ax = axes[r, c]
-            sub = dyn[(dyn["generator"] == generator) & (dyn["objective"] == objective)]
+            sub = data[data["objective"] == objective]
             for series in [s for s in order if s in set(sub["series"])]:
-                curve = sub[sub["series"] == series].groupby("epoch")["value"].mean()
-                ax.plot(curve.index, curve.values, marker="o", label=series)
-            ax.set_title(f"{generator}\n{objective}", fontsize=8)
+                curve = sub[sub["series"] == series].groupby("epoch")["value"]
+                mean, std = curve.mean(), curve.std().fillna(0.0)
+                ax.plot(mean.index, mean.values, marker="o", ms=3, label=_TASK_LABELS.get(series, series))
+                ax.fill_between(mean.index, mean - std, mean + std, alpha=0.2)
+            if r == 0:
+                ax.set_title(objective, fontsize=9)
             ax.set_xlabel("epoch", fontsize=8)
-            ax.set_ylabel(ylabel, fontsize=8)
-    axes[0, 0].legend(fontsize=7)
+            if c == 0:
+                ax.set_ylabel(ylabel, fontsize=8)
+                ax.legend(fontsize=6)
+    fig.suptitle(f"{generator}: learning dynamics (mean over seeds, band ± 1 std)", fontsize=10)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.88, wspace=0.15, hspace=0.35)  # fixed: fast
+    return fig
+
+
+def plot_cost(runs: pd.DataFrame) -> Figure | None:
+    """Training seconds per objective (the checkpoint scoring included), one bar group per generator,
+    mean over seeds with the min-max range (log scale)."""
+    done = runs[(runs["status"] == "done") & runs["seconds"].notna()]
+    generators = sorted(done["generator"].unique())
+    objectives = [o for o in _objective_order(list(done["objective"].unique())) if "random" not in o]
+    if not objectives:  # only untrained arms: nothing to show
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(objectives) + 2), 3.6))
+    width = 0.84 / max(1, len(generators))
+    for i, generator in enumerate(generators):
+        sub = done[done["generator"] == generator].groupby("objective")["seconds"]
+        mean, low, high = sub.mean(), sub.min(), sub.max()
+        values = [mean.get(o, np.nan) for o in objectives]
+        errors = [[values[k] - low.get(o, np.nan) for k, o in enumerate(objectives)],
+                  [high.get(o, np.nan) - values[k] for k, o in enumerate(objectives)]]  # fmt: skip
+        x = np.arange(len(objectives)) + (i - len(generators) / 2 + 0.5) * width
+        ax.bar(x, values, width, yerr=errors, capsize=1.5, label=generator, error_kw={"lw": 0.8})
+    ax.set_xticks(np.arange(len(objectives)), objectives, rotation=30, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel("training seconds (one thread)")
+    ax.set_title("Cost per run: training and checkpoint scoring (mean over seeds, min-max)", fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig
 
 
 def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
-    """Regenerate scores.csv, summary.md and the plots in `out_dir` from the store (atomic file writes)."""
+    """Regenerate scores.csv, summary.md and the figures (PNG and PDF) in `out_dir` from the store, with
+    atomic file writes; a report figure this regeneration did not draw (an old name, a generator no longer
+    in the store) is removed. A store with no finished run at this scoring version is an error."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     scores = tidy_scores(store)
-    paths = {
-        "scores": out / "scores.csv",
-        "summary": out / "summary.md",
-        "accuracy": out / "accuracy.png",
-        "pid": out / "pid.png",
-        "dynamics": out / "dynamics.png",
-        "pid_dynamics": out / "pid_dynamics.png",
-    }
     if scores.empty:
         raise ValueError(
             f"results store {store.path} holds no finished run at scoring version {SCORING_VERSION}: "
             "run a grid into it first (interactions grid, or pytest benchmarks/)"
         )
-    atomic_write(paths["scores"], lambda p: scores.to_csv(p, index=False, float_format="%.6g"))
+    out.mkdir(parents=True, exist_ok=True)
+    runs, current = store.runs(), store.latest_runs(SCORING_VERSION)
+    paths = {"scores": out / "scores.csv", "summary": out / "summary.md"}
     atomic_write(
-        paths["summary"],
-        lambda p: Path(p).write_text(
-            summary_markdown(scores, store.runs(), store.latest_runs(SCORING_VERSION))
-        ),
+        paths["scores"], lambda p: tidy_export(scores, current).to_csv(p, index=False, float_format="%.6g")
     )
-    atomic_write(paths["accuracy"], lambda p: plot_accuracy_bars(scores, p))
-    atomic_write(paths["pid"], lambda p: plot_pid(scores, p))
-    atomic_write(paths["dynamics"], lambda p: plot_dynamics(scores, p, "probe"))
-    atomic_write(paths["pid_dynamics"], lambda p: plot_dynamics(scores, p, "pid"))
+    atomic_write(paths["summary"], lambda p: Path(p).write_text(summary_markdown(scores, runs, current)))
+    figures = {
+        "fingerprint": lambda: plot_fingerprint(scores),
+        "pid": lambda: plot_pid(scores),
+        "cost": lambda: plot_cost(current),
+    }
+    for generator in sorted(scores[scores["epoch"].notna()]["generator"].unique()):
+        figures[f"dynamics_{generator}"] = lambda g=generator: plot_dynamics(scores, g)
+    for name, draw in figures.items():
+        fig = draw()
+        if fig is None:
+            continue
+        for suffix in (".png", ".pdf"):
+            paths[f"{name}{suffix}"] = out / f"{name}{suffix}"
+            atomic_write(paths[f"{name}{suffix}"], lambda p, fig=fig: fig.savefig(p, dpi=100))
+        plt.close(fig)
+    drawn = set(paths.values())
+    for stale in out.iterdir():
+        if stale.suffix in (".png", ".pdf") and stale.name.startswith(FIGURE_PREFIXES) and stale not in drawn:
+            stale.unlink()
     return paths
 
 

@@ -137,18 +137,32 @@ def test_a_plugin_objective_selected_by_name_appears_in_the_reports(tmp_path: Pa
     assert "| test_plugin_align |" in paths["summary"].read_text()
     assert all(p.exists() for p in paths.values())
     assert "test_plugin_align" in set(store.scores()["objective"])
-    # The CLI regenerates the reports from the store alone.
+    # The CLI regenerates the reports from the store alone, and no figure of an earlier report survives.
     os.remove(paths["summary"])
+    stale = [tmp_path / "reports" / name for name in ("dynamics.png", "pid_dynamics.png", "accuracy.pdf")]
+    for path in stale:
+        path.write_bytes(b"an old figure")
+    (tmp_path / "reports" / "notes.png").write_bytes(b"not a report figure")
     assert cli_main(["report", "--store", str(store.path), "--out", str(tmp_path / "reports")]) == 0
-    assert paths["summary"].exists()
+    assert paths["summary"].exists() and not any(path.exists() for path in stale)
+    assert (tmp_path / "reports" / "notes.png").exists()
+    assert {"fingerprint.png", "fingerprint.pdf", "pid.pdf", "cost.png", "dynamics_bimodal_1bit.pdf"} <= {
+        p.name for p in (tmp_path / "reports").iterdir()
+    }
+    # A store without a finished run is an error that says why, with a non-zero exit.
+    ResultsStore(tmp_path / "empty.sqlite").runs()
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "empty")])
+    assert exit_info.value.code == 2 and "holds no finished run" in capsys.readouterr().err
+    assert not (tmp_path / "empty").exists()
 
 
-def test_cli_run_prints_scores(tmp_path: Path, capsys) -> None:
+def test_cli_run_prints_final_scores_apart_from_checkpoint_scores(tmp_path: Path, capsys) -> None:
     code = cli_main(
         [
             "run",
             "--objective",
-            "random_encoders",
+            "cross",
             "--generator",
             "bimodal_1bit",
             "--preset",
@@ -160,7 +174,13 @@ def test_cli_run_prints_scores(tmp_path: Path, capsys) -> None:
         ]
     )
     out = capsys.readouterr().out
-    assert code == 0 and "balanced_accuracy" in out and "synergy_corrected" in out
+    final, checkpoints = out.split("== checkpoint scores by epoch")
+    assert code == 0 and "== final scores: probes" in final and "balanced_accuracy" in final
+    pid = final.split("== final scores: PID")[1].splitlines()
+    assert {"corrected", "low", "high"} <= set(pid[1].split()) and [line.split()[0] for line in pid[3:7]] == [
+        "redundancy", "unique1", "unique2", "synergy"]  # fmt: skip
+    epochs = [line.split()[0] for line in checkpoints.splitlines()[4:]]
+    assert epochs == ["0", "2", "4"]  # the smoke preset's checkpoints, one row each
 
 
 def test_grid_selection_errors() -> None:
@@ -319,3 +339,138 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, mon
     columns = ["task", "probe", "metric", "epoch", "value"]
     a, b = (s.scores().sort_values(columns[:4])[columns].reset_index(drop=True) for s in (whole, resumed))
     assert a.equals(b)
+
+
+def test_learning_curves_say_at_which_step_each_part_of_the_pattern_holds() -> None:
+    """With several checkpoints (the long preset), the report tabulates each objective's R / U1 / S against
+    optimiser steps next to the published number, and the paper's claims per step."""
+    import json
+
+    import pandas as pd
+
+    from generators import comparisons
+    from interactions.report import _learning_curve_lines
+
+    (trifeature,) = [c for c in comparisons() if "trifeature" in c.generators]
+    curves = {  # (objective, generator, task) -> accuracy at epochs 0, 10, 20, 30
+        ("comm", "trifeature", "redundancy"): (0.3, 0.95, 0.99, 0.99),
+        ("cross", "trifeature", "redundancy"): (0.3, 0.99, 0.99, 0.99),
+        ("cross", "trifeature", "unique1"): (0.1, 0.12, 0.11, 0.1),
+        ("cross_self", "trifeature", "unique1"): (0.1, 0.3, 0.55, 0.6),
+        ("comm", "trifeature_biased", "synergy"): (0.5, 0.52, 0.58, 0.66),
+        ("cross", "trifeature_biased", "synergy"): (0.5, 0.5, 0.51, 0.5),
+        ("cross_self", "trifeature_biased", "synergy"): (0.5, 0.49, 0.5, 0.52),
+    }
+    scores = pd.DataFrame(
+        [
+            {"objective": o, "generator": g, "task": t, "probe": "linear", "metric": "balanced_accuracy",
+             "epoch": float(e), "value": v, "seed": 0}
+            for (o, g, t), values in curves.items()
+            for e, v in zip((0, 10, 20, 30), values, strict=True)
+        ]
+    )  # fmt: skip
+    config = json.dumps({"scoring": {"n_pretrain": 10000}, "train": {"batch_size": 64}})
+    current = pd.DataFrame({"generator": ["trifeature", "trifeature_biased"], "config": [config] * 2})
+    lines = _learning_curve_lines(trifeature, scores, current)
+    assert "| objective | column | 0 | 1,560 | 3,120 | 4,680 | published |" in lines
+    assert "| comm | S | 50.0 | 52.0 | 58.0 | 66.0 | 71.9 |" in lines
+    assert "| cross_self | U1 | 10.0 | 30.0 | 55.0 | 60.0 | 86.9 |" in lines
+    claims = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines if line.startswith("| ")}
+    comm_s = next(v for k, v in claims.items() if k.startswith("CoMM's S"))
+    assert [v.strip(" |") for v in comm_s] == ["does not hold"] * 3 + ["holds"]
+    cross_self_u = next(v for k, v in claims.items() if k.startswith("Cross+Self's U1"))
+    assert [v.strip(" |") for v in cross_self_u] == ["does not hold", "does not hold", "holds", "holds"]
+    assert _learning_curve_lines(trifeature, scores[scores["epoch"] < 20], current) == []  # 2 checkpoints
+
+
+def test_the_summary_flags_a_probe_that_predicted_one_class() -> None:
+    import pandas as pd
+
+    from interactions.report import summary_markdown
+
+    def row(objective: str, task: str, metric: str, value: float) -> dict:
+        return {"objective": objective, "generator": "trifeature_biased", "task": task, "probe": "linear",
+                "metric": metric, "epoch": float("nan"), "value": value, "seed": 0,
+                "gain_over_init": None}  # fmt: skip
+
+    scores = pd.DataFrame(
+        [
+            row("comm", "synergy", "balanced_accuracy", 0.5),
+            row("comm", "synergy", "predicted_classes", 1),
+            row("cross", "synergy", "balanced_accuracy", 0.52),
+            row("cross", "synergy", "predicted_classes", 2),
+        ]
+    )
+    runs = pd.DataFrame({"status": ["done"] * 2, "generator": ["trifeature_biased"] * 2,
+                         "objective": ["comm", "cross"], "seed": [0, 0], "meta": ["{}"] * 2})  # fmt: skip
+    text = summary_markdown(scores, runs, runs)
+    assert "| comm | 50.0 † |" in text and "| cross | 52.0 |" in text
+    assert (
+        "Degenerate probe" in text and "comm / synergy (seeds [0])" in text and "cross / synergy" not in text
+    )
+
+
+def test_seed_intervals_and_paired_differences_against_hand_computed_values() -> None:
+    """t-interval: mean ± t(0.975, n - 1) · s / √n; paired differences are taken per seed before summarising
+    (so a constant per-seed advantage has a zero-width interval that excludes 0, while the unpaired spread
+    of either objective is large)."""
+    import pandas as pd
+
+    from interactions.report import _mean_std, paired_differences, seed_summary
+
+    summary = seed_summary([0.8, 0.9, 1.0])
+    half = 4.302652729911275 * 0.1 / 3**0.5  # t(0.975, 2) = 4.3027
+    assert (summary.n, summary.mean, summary.std) == (3, pytest.approx(0.9), pytest.approx(0.1))
+    assert (summary.low, summary.high) == (pytest.approx(0.9 - half), pytest.approx(0.9 + half))
+    assert _mean_std(pd.Series([0.8, 0.9, 1.0])) == "90.0 ± 10.0 [65.2, 114.8]"
+    assert _mean_std(pd.Series([0.5])) == "50.0" and seed_summary([]) is None
+
+    def row(objective: str, seed: int, value: float, gain: float) -> dict:
+        return {"objective": objective, "generator": "g", "probe": "linear", "task": "synergy", "seed": seed,
+                "metric": "balanced_accuracy", "value": value, "gain_over_init": gain}  # fmt: skip
+
+    final = pd.DataFrame(
+        [row("comm", s, v, g) for s, v, g in ((0, 0.70, 0.2), (1, 0.80, 0.1), (2, 0.90, 0.0))]
+        + [row("cross", s, v, 0.0) for s, v in ((0, 0.60), (1, 0.70), (2, 0.80))]
+    )
+    against_cross = paired_differences(final, "cross").set_index("objective").loc["comm"]
+    assert against_cross["mean"] == pytest.approx(0.1) and against_cross["std"] == pytest.approx(0.0)
+    assert against_cross["low"] == pytest.approx(0.1) and against_cross["high"] == pytest.approx(0.1)
+    against_init = paired_differences(final).set_index("objective").loc["comm"]
+    assert against_init["mean"] == pytest.approx(0.1)
+    assert against_init["low"] == pytest.approx(0.1 - half) and against_init["high"] == pytest.approx(
+        0.1 + half
+    )
+    assert "cross" not in set(paired_differences(final, "cross")["objective"])
+
+
+@pytest.mark.parametrize(
+    ("args", "keyword", "committed"),
+    [
+        (["benchmarks"], "", True),
+        (["benchmarks/"], "", True),
+        (["benchmarks/test_pid_speed.py"], "", False),
+        (["benchmarks"], "solver", False),
+        (["benchmarks/test_scores.py::test_every_run_finished"], "", False),
+    ],
+)
+def test_only_a_full_benchmark_run_writes_the_committed_timings(
+    args: list[str], keyword: str, committed: bool
+):
+    """A subset of `pytest benchmarks/` (a file, a test, -k) writes its timings beside the committed
+    reports/benchmarks.json, never over it."""
+    import importlib.util
+    from types import SimpleNamespace
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("benchmarks_conftest", root / "benchmarks" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = SimpleNamespace(
+        args=args,
+        invocation_params=SimpleNamespace(dir=root),
+        option=SimpleNamespace(keyword=keyword, markexpr="", benchmark_json=None),
+    )
+    module.pytest_configure(config)
+    name = Path(config.option.benchmark_json).name
+    assert name == ("benchmarks.json" if committed else "benchmarks-subset.json")

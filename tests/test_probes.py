@@ -79,6 +79,19 @@ def test_single_class_and_unseen_test_labels() -> None:
     assert unseen.balanced_accuracy == 0.0 and unseen.usable_bits == 0.0
 
 
+def test_a_probe_that_predicts_one_class_is_flagged_degenerate() -> None:
+    """Features that carry nothing about a balanced label: the probe predicts one class for every test
+    sample (chance accuracy by construction), which the score records; an informative probe is not flagged."""
+    rng = np.random.default_rng(3)
+    y = np.arange(400) % 2
+    noise = rng.normal(size=(400, 1)) * 1e-6
+    blind = LinearProbe().fit(np.ones((400, 1)) + noise, y).score(np.ones((200, 1)), y[:200])
+    assert blind.predicted_classes == 1 and blind.degenerate and blind.balanced_accuracy == 0.5
+    assert blind.as_dict()["predicted_classes"] == 1
+    seeing = LinearProbe().fit(y[:, None] + rng.normal(size=(400, 1)), y).score(y[:200, None] + 0.0, y[:200])
+    assert seeing.predicted_classes == 2 and not seeing.degenerate
+
+
 def test_invalid_probe_arguments() -> None:
     with pytest.raises(ValueError, match="val_fraction"):
         LinearProbe(val_fraction=0.9)

@@ -131,3 +131,36 @@ def test_invalid_knobs_raise():
         TrifeatureGenerator(texture_period=0.9)
     with pytest.raises(ValueError, match="split"):
         TrifeatureGenerator().sample(4, split="holdout")
+
+
+def test_pairs_and_probe_labels_use_one_bijection_whether_renders_are_fresh_or_cached(tmp_path):
+    """CoMM's data code draws M from a random stream that rendering consumes first, so rendered and loaded
+    runs disagree on M. Here M comes from its own stream: the same before and after rendering, with a cold
+    or a warm render cache, and the biased pre-training pairs obey the M that the probe labels use."""
+    from generators import trifeature
+
+    def fresh_draw() -> tuple[np.ndarray, np.ndarray, list]:
+        trifeature._pool_images.cache_clear()  # no renders in memory: from disk, or rendered anew
+        trifeature._pool_pairs.cache_clear()
+        gen = TrifeatureGenerator(size=32, biased_pairing=True)
+        before = gen.bijection
+        samples = [gen.sample(300, seed=1, split=split) for split in ("pretrain", "train", "test")]
+        assert np.array_equal(before, gen.bijection)
+        return before, gen.bijection, samples
+
+    cache = tmp_path / "cache" / "trifeature"
+    _, cold, cold_samples = fresh_draw()
+    assert len(list(cache.glob("*.npz"))) == 2  # both pools were rendered and written
+    written = {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")}
+    _, warm, warm_samples = fresh_draw()
+    assert {p: p.stat().st_mtime_ns for p in cache.glob("*.npz")} == written  # loaded, not rendered again
+    assert np.array_equal(cold, warm)
+    for a, b in zip(cold_samples, warm_samples, strict=True):
+        assert all(np.array_equal(x, y) for x, y in zip(a.modalities, b.modalities, strict=True))
+        assert all(np.array_equal(a.labels[k], b.labels[k]) for k in a.labels)
+    pretrain = warm_samples[0]
+    assert np.array_equal(pretrain.factors["colour2"], warm[pretrain.factors["texture1"]])
+    assert pretrain.labels["synergy"].all()
+    for probe in warm_samples[1:]:
+        expected = probe.factors["colour2"] == warm[probe.factors["texture1"]]
+        assert np.array_equal(probe.labels["synergy"], expected) and 0 < expected.mean() < 0.5
