@@ -192,6 +192,23 @@ def test_grid_selection_errors() -> None:
         grid("smoke", objectives=["simclr9000"])
 
 
+def test_each_objective_s_views_and_augmentations_are_part_of_its_run_configuration() -> None:
+    """On images Cross aligns light crops (area 0.5-1, no colour, flip or blur) and CoMM two SimCLR views;
+    the run configuration (hashed into the run key) records both augmentations and the views each objective
+    trains on. Vector runs have no light transform (Cross aligns the clean pair)."""
+    specs = {s.arm: s for s in grid("quick", ["trifeature"], ["cross", "cross_self", "comm"])}
+    configs = {arm: spec.config() for arm, spec in specs.items()}
+    light = configs["cross"]["train"]["light_augment"]
+    assert tuple(light["crop_scale"]) == (0.5, 1.0) and not light["color_jitter"]
+    assert light["flip_p"] == 0.0 and light["blur_p"] == 0.0
+    assert tuple(configs["comm"]["train"]["augment"]["crop_scale"]) == (0.08, 1.0)
+    assert configs["cross"]["objective"]["trains_on"] == ["light"]
+    assert configs["cross_self"]["objective"]["trains_on"] == ["light", "first", "second"]
+    assert configs["comm"]["objective"]["trains_on"] == ["first", "second"]
+    (vector,) = grid("quick", ["bimodal_1bit"], ["cross"])
+    assert vector.config()["train"]["light_augment"] is None
+
+
 def test_image_generators_get_their_preset_scale() -> None:
     """Trifeature runs use the preset's image scale: 32 px and a small CNN at quick, CoMM's protocol
     (224 px, AlexNet trunks, width 512) at paper; the vector generators keep the preset's own sizes."""
