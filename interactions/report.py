@@ -425,9 +425,11 @@ def _learning_curve_lines(
     epochs = sorted(int(e) for e in linear["epoch"].unique())
     if len(epochs) < _MIN_CURVE_CHECKPOINTS:
         return []
-    per_epoch = {g: _steps_per_epoch(current, g) for g in comparison.generators}
-    steps = set(per_epoch.values())
-    n = steps.pop() if len(steps) == 1 else None
+    predicted = scores[
+        scores["epoch"].notna() & (scores["probe"] == "linear") & (scores["metric"] == "predicted_classes")
+    ]
+    steps = {_steps_per_epoch(current, g) for g in set(linear["generator"])} - {None}
+    n = steps.pop() if len(steps) == 1 else None  # generators trained at other step counts: show epochs
     if n is not None:
 
         def step_of(epoch: int) -> str:
@@ -440,7 +442,7 @@ def _learning_curve_lines(
         f"## {comparison.title}: learning curves",
         "",
         f"Linear probe, balanced accuracy (%) at each checkpoint, against {unit}; the last column is the "
-        "published number.",
+        "published number. † marks a degenerate probe (one class predicted for every test sample).",
         "",
         "| objective | column | " + " | ".join(step_of(e) for e in epochs) + " | published |",
         "|---" * (len(epochs) + 3) + "|",
@@ -452,7 +454,9 @@ def _learning_curve_lines(
             rows = _rows(linear, objective, generator, task)
             if rows.empty:
                 continue
-            cells = [_mean_std(rows[rows["epoch"] == e]["value"]) for e in epochs]
+            one_class = _rows(predicted, objective, generator, task)
+            one_class = set(one_class[one_class["value"] == 1]["epoch"])
+            cells = [_mean_std(rows[rows["epoch"] == e]["value"]) + " †" * (e in one_class) for e in epochs]
             paper_cell = "–" if paper is None else f"{paper:.1f}"
             lines.append(f"| {objective} | {label} | " + " | ".join(cells) + f" | {paper_cell} |")
     if comparison.pattern is not None:

@@ -386,11 +386,14 @@ def test_learning_curves_say_at_which_step_each_part_of_the_pattern_holds() -> N
             for e, v in zip((0, 10, 20, 30), values, strict=True)
         ]
     )  # fmt: skip
+    one_class = {"objective": "comm", "generator": "trifeature_biased", "task": "synergy", "probe": "linear",
+                 "metric": "predicted_classes", "epoch": 0.0, "value": 1, "seed": 0}  # fmt: skip
+    scores = pd.concat([scores, pd.DataFrame([one_class])], ignore_index=True)
     config = json.dumps({"scoring": {"n_pretrain": 10000}, "train": {"batch_size": 64}})
     current = pd.DataFrame({"generator": ["trifeature", "trifeature_biased"], "config": [config] * 2})
     lines = _learning_curve_lines(trifeature, scores, current)
     assert "| objective | column | 0 | 1,560 | 3,120 | 4,680 | published |" in lines
-    assert "| comm | S | 50.0 | 52.0 | 58.0 | 66.0 | 71.9 |" in lines
+    assert "| comm | S | 50.0 † | 52.0 | 58.0 | 66.0 | 71.9 |" in lines  # a one-class probe at step 0
     assert "| cross_self | U1 | 10.0 | 30.0 | 55.0 | 60.0 | 86.9 |" in lines
     claims = {line.split(" | ")[0][2:]: line.split(" | ")[1:] for line in lines if line.startswith("| ")}
     comm_s = next(v for k, v in claims.items() if k.startswith("CoMM's S"))
