@@ -586,8 +586,8 @@ def plot_dynamics(scores: pd.DataFrame, generator: str) -> Figure | None:
         (pid.assign(series=pid["metric"].str.removesuffix("_corrected")), ATOMS, "PID bits (corrected)"),
     ]
     objectives = _objective_order(list(checkpoints["objective"].unique()))
-    fig, axes = plt.subplots(2, len(objectives), figsize=(2.6 * len(objectives), 5), squeeze=False,
-                             sharey="row")  # fmt: skip
+    width = max(6.0, 2.6 * len(objectives))
+    fig, axes = plt.subplots(2, len(objectives), figsize=(width, 5), squeeze=False, sharey="row")
     for r, (data, order, ylabel) in enumerate(rows):
         for c, objective in enumerate(objectives):
             ax = axes[r, c]
@@ -604,7 +604,8 @@ def plot_dynamics(scores: pd.DataFrame, generator: str) -> Figure | None:
                 ax.set_ylabel(ylabel, fontsize=8)
                 ax.legend(fontsize=6)
     fig.suptitle(f"{generator}: learning dynamics (mean over seeds, band ± 1 std)", fontsize=10)
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.1, top=0.88, wspace=0.15, hspace=0.35)  # fixed: fast
+    # fixed margins (0.95 inch for the labels): much faster than tight_layout on 20 panels
+    fig.subplots_adjust(left=0.95 / width, right=0.99, bottom=0.1, top=0.88, wspace=0.15, hspace=0.35)
     return fig
 
 
