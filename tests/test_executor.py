@@ -120,7 +120,15 @@ def test_ctrl_c_stops_a_pooled_grid_cleanly(tmp_path: Path) -> None:
         "--objectives", "random_encoders,random_fused,cross,cross_self,comm", "--device", "cpu",
         "--workers", "2", "--store", str(store), "--reports", str(tmp_path / "reports"),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as on a terminal: a shell starts background jobs (`cmd &`, e.g. CI run that way) with SIGINT
+    # ignored, and the driver would inherit that; the test is about the CLI's handling, not the shell's.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 300
     workers: set[int] = set()
     while time.time() < deadline and process.poll() is None:
