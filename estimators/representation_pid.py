@@ -85,7 +85,7 @@ def table_pid(
     n_bootstrap: int = 50,
     bias: str = "bootstrap",
     confidence: float = 0.95,
-    tol_bits: float = 1e-6,
+    tol_bits: float = 1e-4,
     seed: int = 0,
     device: str = "cpu",
 ) -> RepresentationPID:
@@ -96,7 +96,8 @@ def table_pid(
     over label permutations, which fill every cell: on sparse, near-deterministic tables that over-corrects
     (measured: 0.2 bit of synergy on raw `bimodal()` observations with label-cell codes). With
     `bias="bootstrap"` no permutation is drawn (`n_permutations` is recorded as 0). Every table is solved to
-    a certified duality gap of `tol_bits` (far below the sampling error of any atom).
+    a certified duality gap of `tol_bits`: 1e-4 bit by default, a hundredth of the bootstrap spread of an atom
+    at N = 6,000 and 1.3-1.5x faster than 1e-6 on the tables of the quick grid (atoms move by < 2e-4 bit).
     """
     c1, c2, y = (
         check_codes(name, a) for name, a in (("codes1", codes1), ("codes2", codes2), ("labels", labels))

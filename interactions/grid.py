@@ -280,16 +280,18 @@ def execute(spec: RunSpec) -> RunOutcome:
     return RunOutcome(rows, seconds, "done", None, meta)
 
 
-# Modules that cannot change a run's scores (how runs are scheduled, stored and reported).
-_NOT_SCORING = {"report.py", "cli.py", "store.py", "executor.py"}
+# Modules that cannot change a run's scores: how runs are scheduled, stored and reported, and the presets,
+# whose sizes enter every run's configuration (and so its key) anyway.
+_NOT_SCORING = {"report.py", "cli.py", "store.py", "executor.py", "presets.py"}
 STALE_POLICIES = ("keep", "recompute")
 
 
 @cache
 def code_fingerprint(packages: tuple[str, ...] = ("generators", "estimators", "interactions")) -> str:
     """A hash of everything that determines a run's scores besides its configuration: the source of the
-    generators, estimators and harness (not the report, CLI, store or executor) and the versions of torch,
-    numpy, scipy and scikit-learn. Stored with every run; a run stored under another fingerprint is stale.
+    generators, estimators and harness (not the report, CLI, store, executor or presets) and the versions of
+    torch, numpy, scipy and scikit-learn. Stored with every run; a run stored under another fingerprint is
+    stale.
     `packages` narrows it to what a result depends on (e.g. the estimator validation: no harness)."""
     import scipy
     import sklearn

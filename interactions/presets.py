@@ -51,7 +51,7 @@ _QUICK = Preset(
     name="quick",
     generators=builtin_generators(),
     objectives=ALL_ARMS,
-    seeds=(0,),
+    seeds=(0, 1, 2),
     n_pretrain=4000,
     n_probe_train=2000,
     n_probe_test=2000,
@@ -93,6 +93,7 @@ PRESETS = {
     "medium": replace(  # the Trifeature scale study on a CPU (an estimated 1.5 hours on 2 cores)
         _QUICK,
         name="medium",
+        seeds=(0,),
         generators=("trifeature", "trifeature_biased"),
         objectives=("comm", "cross", "cross_self", "random_fused", "random_encoders"),
         images=_images(
@@ -103,6 +104,7 @@ PRESETS = {
     "long": replace(  # CoMM's Trifeature step count on a CPU: 100 epochs of 10,000 pairs at batch 64
         _QUICK,
         name="long",
+        seeds=(0,),
         generators=("trifeature", "trifeature_biased"),
         objectives=("comm", "cross", "cross_self", "random_fused", "random_encoders"),
         images=_images(

@@ -133,6 +133,14 @@ register_objective("test_scaled")(_Scaled)
 register_objective("test_hidden_option")(_Hidden)
 
 
+@pytest.mark.parametrize("views", [(), ("clean", "crops")])
+def test_an_objective_must_train_on_known_views(views: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match=r"_Typo.trains_on must name one or more of clean, light"):
+
+        class _Typo(_Scaled):
+            trains_on = views
+
+
 def test_a_plugin_without_options_override_keeps_its_options_through_a_checkpoint(tmp_path: Path) -> None:
     objective = build_objective("test_scaled", [3, 3], scale=2.5)
     save_checkpoint(tmp_path / "ckpt", objective)

@@ -23,7 +23,8 @@ class Views:
     """One batch: the clean modalities, two independently augmented views of them (`first`, `second`), the
     labels, and the `light` view: the pair lightly transformed, as cross-modal objectives align it (CoMM's
     code crops Cross's images at scale 0.5-1); the clean batch where no light transform is set. The trainer
-    builds only the views the objective names in `Objective.trains_on`; the others are None."""
+    builds only the views the objective names in `Objective.trains_on`; the others are None, except `light`,
+    which then falls back to the clean batch."""
 
     clean: list[torch.Tensor]
     first: list[torch.Tensor] | None
@@ -52,6 +53,15 @@ class Objective(nn.Module):
     name: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
     trains_on: ClassVar[tuple[str, ...]] = VIEW_NAMES  # the views its loss reads (see `Views`)
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        unknown = [v for v in cls.trains_on if v not in VIEW_NAMES]
+        if not cls.trains_on or unknown:
+            raise ValueError(
+                f"{cls.__name__}.trains_on must name one or more of {', '.join(VIEW_NAMES)}, "
+                f"got {cls.trains_on!r}"
+            )
 
     def __init__(self, modality_dims: Sequence[ModalityShape], model: ModelConfig | None = None) -> None:
         super().__init__()
