@@ -205,7 +205,7 @@ def test_each_objective_s_views_and_augmentations_are_part_of_its_run_configurat
     assert configs["cross"]["objective"]["trains_on"] == ["light"]
     assert configs["cross_self"]["objective"]["trains_on"] == ["light", "first", "second"]
     assert configs["comm"]["objective"]["trains_on"] == ["first", "second"]
-    (vector,) = grid("quick", ["bimodal_1bit"], ["cross"])
+    (vector,) = grid("quick", ["bimodal_1bit"], ["cross"], [0])
     assert vector.config()["train"]["light_augment"] is None
 
 
@@ -216,8 +216,8 @@ def test_image_generators_get_their_preset_scale() -> None:
 
     from interactions.objectives import build_objective
 
-    (quick,) = grid("quick", ["trifeature"], ["comm"])
-    (vector,) = grid("quick", ["bimodal_1bit"], ["comm"])
+    (quick,) = grid("quick", ["trifeature"], ["comm"], [0])
+    (vector,) = grid("quick", ["bimodal_1bit"], ["comm"], [0])
     assert quick.build_generator().size == 32 and quick.model().image_channels == 32
     assert quick.scale.n_pretrain == 1280 and vector.scale.n_pretrain == 4000
     assert quick.train_config().augment.__class__.__name__ == "ImageAugment"
