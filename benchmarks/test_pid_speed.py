@@ -19,28 +19,25 @@ def _dit_cone(p) -> float:
     return float(pid.get_pi(((0,), (1,))))
 
 
-def test_dit_cone_16x16x10(benchmark) -> None:
-    p = dirichlet_table((16, 16, 10), seed=0)
-    redundancy = benchmark.pedantic(_dit_cone, args=(p,), rounds=3, iterations=1)
-    assert redundancy == pytest.approx(broja_pid(p).redundancy, abs=1e-5)
-
-
 def test_broja_16x16x10_against_dit(benchmark) -> None:
-    """Ours on the same table, with dit's median timed in the same test (3 rounds) for the speed-up."""
+    """Ours on a 16x16x10 table, with dit's cone solver timed in the same test (median of 2 rounds, in
+    extra_info) for the speed-up, and the same redundancy from both."""
     p = dirichlet_table((16, 16, 10), seed=0)
     dit_times = []
-    for _ in range(3):
+    for _ in range(2):
         start = time.perf_counter()
-        _dit_cone(p)
+        dit_redundancy = _dit_cone(p)
         dit_times.append(time.perf_counter() - start)
     result = benchmark.pedantic(broja_pid, args=(p,), rounds=5, iterations=1, warmup_rounds=1)
     assert result.gap_bits < 1e-8
+    assert result.redundancy == pytest.approx(dit_redundancy, abs=1e-5)
     speedup = statistics.median(dit_times) / benchmark.stats.stats.median
+    benchmark.extra_info["dit_cone_seconds"] = statistics.median(dit_times)
     benchmark.extra_info["speedup_over_dit_cone"] = speedup
     assert speedup >= 10
 
 
-@pytest.mark.parametrize("k", [32, 128])
+@pytest.mark.parametrize("k", [32, 64])
 def test_broja_kxkx10(benchmark, k: int) -> None:
     p = dirichlet_table((k, k, 10), seed=0)
     result = benchmark.pedantic(broja_pid, args=(p,), rounds=3 if k <= 32 else 1, iterations=1)
@@ -60,7 +57,7 @@ def test_representation_pid_at_quick_size(benchmark, discretizer: str) -> None:
         representation_pid,
         args=(*sample.modalities, sample.labels["all"]),
         kwargs={"discretizer": discretizer, "bias": bias},
-        rounds=3,
+        rounds=1,
         iterations=1,
     )
     benchmark.extra_info["tables"] = 1 + result.n_permutations + result.n_bootstrap

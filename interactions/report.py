@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -639,7 +640,11 @@ def plot_cost(runs: pd.DataFrame) -> Figure | None:
 def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
     """Regenerate scores.csv, summary.md and the figures (PNG and PDF) in `out_dir` from the store, with
     atomic file writes; a report figure this regeneration did not draw (an old name, a generator no longer
-    in the store) is removed. A store with no finished run at this scoring version is an error."""
+    in the store) is removed. A store with no finished run at this scoring version is an error.
+
+    The files are redrawn only when what they show changed: `out_dir/.report.json` records a digest of the
+    inputs (scores, runs, estimator validation, code fingerprint, this module's source, matplotlib's
+    version) and the files written from them; when the digest matches and every file is there, they stay."""
     out = Path(out_dir)
     scores = tidy_scores(store)
     if scores.empty:
@@ -649,11 +654,44 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
         )
     out.mkdir(parents=True, exist_ok=True)
     runs, current = store.runs(), store.latest_runs(SCORING_VERSION)
+    validation = load_validation()
+    digest = _report_digest(scores, runs, validation)
+    manifest = out / REPORT_MANIFEST
+    recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    paths = {key: out / name for key, name in recorded.get("files", {}).items()}
+    if recorded.get("digest") != digest or not all(path.is_file() for path in paths.values()):
+        paths = _draw_reports(scores, runs, current, validation, out)
+        record = {"digest": digest, "files": {key: path.name for key, path in paths.items()}}
+        atomic_write(manifest, lambda p: p.write_text(json.dumps(record, indent=1)))
+    drawn = set(paths.values())
+    for stale in out.iterdir():
+        if stale.suffix in (".png", ".pdf") and stale.name.startswith(FIGURE_PREFIXES) and stale not in drawn:
+            stale.unlink()
+    return paths
+
+
+REPORT_MANIFEST = ".report.json"
+
+
+def _report_digest(scores: pd.DataFrame, runs: pd.DataFrame, validation: dict | None) -> str:
+    digest = hashlib.sha256()
+    for frame in (scores, runs):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        digest.update(",".join(frame.columns).encode())
+    digest.update(json.dumps(validation, sort_keys=True).encode())
+    digest.update(code_fingerprint().encode() + matplotlib.__version__.encode())
+    digest.update(Path(__file__).read_bytes())
+    return digest.hexdigest()
+
+
+def _draw_reports(
+    scores: pd.DataFrame, runs: pd.DataFrame, current: pd.DataFrame, validation: dict | None, out: Path
+) -> dict[str, Path]:
     paths = {"scores": out / "scores.csv", "summary": out / "summary.md"}
     atomic_write(
         paths["scores"], lambda p: tidy_export(scores, current).to_csv(p, index=False, float_format="%.6g")
     )
-    summary = summary_markdown(scores, runs, current, load_validation())
+    summary = summary_markdown(scores, runs, current, validation)
     atomic_write(paths["summary"], lambda p: Path(p).write_text(summary))
     figures = {
         "fingerprint": lambda: plot_fingerprint(scores),
@@ -670,10 +708,6 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
             paths[f"{name}{suffix}"] = out / f"{name}{suffix}"
             atomic_write(paths[f"{name}{suffix}"], lambda p, fig=fig: fig.savefig(p, dpi=100))
         plt.close(fig)
-    drawn = set(paths.values())
-    for stale in out.iterdir():
-        if stale.suffix in (".png", ".pdf") and stale.name.startswith(FIGURE_PREFIXES) and stale not in drawn:
-            stale.unlink()
     return paths
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import child_pids, is_alive
 
+from interactions import report
 from interactions.cli import main as cli_main
 from interactions.grid import grid, run_grid
 from interactions.objectives import register_objective
@@ -155,6 +156,27 @@ def test_a_plugin_objective_selected_by_name_appears_in_the_reports(tmp_path: Pa
         cli_main(["report", "--store", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "empty")])
     assert exit_info.value.code == 2 and "holds no finished run" in capsys.readouterr().err
     assert not (tmp_path / "empty").exists()
+
+
+def test_reports_are_redrawn_only_when_what_they_show_changed(tmp_path: Path, monkeypatch) -> None:
+    store = ResultsStore(tmp_path / "r.sqlite")
+    specs = grid(TINY, objectives=["random_encoders", "cross"], device="cpu")
+    run_grid(specs, store, log=None)
+    out = tmp_path / "reports"
+    paths = write_reports(store, out)
+    written = {path: path.stat().st_mtime_ns for path in paths.values()}
+    draws = []
+    draw = report._draw_reports
+    monkeypatch.setattr(report, "_draw_reports", lambda *args: draws.append(1) or draw(*args))
+    (out / "dynamics.png").write_bytes(b"an old figure")
+    assert write_reports(store, out) == paths and not draws
+    assert {path: path.stat().st_mtime_ns for path in paths.values()} == written
+    assert not (out / "dynamics.png").exists()  # a stale figure goes even when nothing is redrawn
+    # A missing file, or a store that changed, redraws everything.
+    paths["pid.png"].unlink()
+    assert write_reports(store, out) == paths and len(draws) == 1 and paths["pid.png"].exists()
+    store.record("extra", specs[1].config(), [], status="failed", reason="a test failure")
+    assert "Failed runs" in write_reports(store, out)["summary"].read_text() and len(draws) == 2
 
 
 def test_cli_run_prints_final_scores_apart_from_checkpoint_scores(tmp_path: Path, capsys) -> None:
