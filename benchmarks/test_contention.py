@@ -71,9 +71,9 @@ def _comm_step() -> Callable[[], None]:
 def test_within_2x_of_quiet_time_beside_a_busy_process(benchmark, busy_process, workload: str) -> None:
     if workload == "broja_32x32x10":
         table = dirichlet_table((32, 32, 10), seed=0)
-        function, rounds = (lambda: broja_pid(table)), 5
+        function, rounds = (lambda: broja_pid(table)), 3
     else:
-        function, rounds = _comm_step(), 30
+        function, rounds = _comm_step(), 15
     quiet = _median_seconds(function, rounds)
     busy_process()
     benchmark.pedantic(function, rounds=rounds, iterations=1, warmup_rounds=1)

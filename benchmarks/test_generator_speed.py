@@ -8,11 +8,11 @@ import pytest
 from generators import TrifeatureGenerator, bimodal
 from generators.render import render
 
-N_SAMPLES = 200_000
+N_SAMPLES = 100_000
 
 
 def test_bimodal_sampling_throughput(benchmark) -> None:
-    """200,000 bimodal samples of 2 x 64 dims (linear mixing, default factors)."""
+    """100,000 bimodal samples of 2 x 64 dims (linear mixing, default factors)."""
     gen = bimodal(dim=64)
     gen.sample(10)  # build the fixed structure outside the timed part
     sample = benchmark.pedantic(gen.sample, args=(N_SAMPLES,), kwargs={"seed": 0}, rounds=5, warmup_rounds=1)
@@ -31,7 +31,7 @@ def test_bimodal_mlp_sampling_throughput(benchmark) -> None:
 @pytest.mark.parametrize("size", [32, 224])
 def test_trifeature_rendering_throughput(benchmark, size: int) -> None:
     """Uncached renders of Trifeature images (the disk cache makes later draws a load)."""
-    n = 1200 if size == 32 else 100  # half of CoMM's training pool at 32 px; a slice of it at 224 px
+    n = 600 if size == 32 else 50  # a quarter of CoMM's training pool at 32 px; a slice of it at 224 px
     attributes = np.random.default_rng(0).integers(0, 10, (3, n))
     images = benchmark.pedantic(render, args=(*attributes, size, 0), rounds=3)
     assert images.shape == (n, 3, size, size)

@@ -3,7 +3,6 @@ tables a PID of representations builds."""
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import dit
@@ -20,19 +19,17 @@ def _dit_cone(p) -> float:
 
 
 def test_broja_16x16x10_against_dit(benchmark) -> None:
-    """Ours on a 16x16x10 table, with dit's cone solver timed in the same test (median of 2 rounds, in
-    extra_info) for the speed-up, and the same redundancy from both."""
+    """Ours on a 16x16x10 table, with dit's cone solver timed once in the same test (in extra_info) for
+    the speed-up, and the same redundancy from both."""
     p = dirichlet_table((16, 16, 10), seed=0)
-    dit_times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        dit_redundancy = _dit_cone(p)
-        dit_times.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    dit_redundancy = _dit_cone(p)
+    dit_seconds = time.perf_counter() - start
     result = benchmark.pedantic(broja_pid, args=(p,), rounds=5, iterations=1, warmup_rounds=1)
     assert result.gap_bits < 1e-8
     assert result.redundancy == pytest.approx(dit_redundancy, abs=1e-5)
-    speedup = statistics.median(dit_times) / benchmark.stats.stats.median
-    benchmark.extra_info["dit_cone_seconds"] = statistics.median(dit_times)
+    speedup = dit_seconds / benchmark.stats.stats.median
+    benchmark.extra_info["dit_cone_seconds"] = dit_seconds
     benchmark.extra_info["speedup_over_dit_cone"] = speedup
     assert speedup >= 10
 

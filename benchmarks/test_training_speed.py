@@ -53,7 +53,7 @@ def test_training_step(benchmark, name: str, options: dict, data: str) -> None:
         optimizer.step()
         return float(loss.detach())
 
-    rounds = 20 if data == "vector" else 6
+    rounds = 20 if data == "vector" else 4
     loss = benchmark.pedantic(step, rounds=rounds, iterations=1, warmup_rounds=2)
     assert torch.isfinite(torch.tensor(loss))
     _STEP_MS[name, data] = benchmark.stats.stats.median * 1e3
