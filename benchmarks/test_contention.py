@@ -73,7 +73,7 @@ def test_within_2x_of_quiet_time_beside_a_busy_process(benchmark, busy_process, 
         table = dirichlet_table((32, 32, 10), seed=0)
         function, rounds = (lambda: broja_pid(table)), 3
     else:
-        function, rounds = _comm_step(), 15
+        function, rounds = _comm_step(), 10
     quiet = _median_seconds(function, rounds)
     busy_process()
     benchmark.pedantic(function, rounds=rounds, iterations=1, warmup_rounds=1)

@@ -53,7 +53,7 @@ def test_training_step(benchmark, name: str, options: dict, data: str) -> None:
         optimizer.step()
         return float(loss.detach())
 
-    rounds = 20 if data == "vector" else 4
+    rounds = 10 if data == "vector" else 3
     loss = benchmark.pedantic(step, rounds=rounds, iterations=1, warmup_rounds=2)
     assert torch.isfinite(torch.tensor(loss))
     _STEP_MS[name, data] = benchmark.stats.stats.median * 1e3
@@ -74,4 +74,4 @@ def test_subset_fusion(benchmark, batched: bool, n_modalities: int, batch: int) 
     def run() -> None:
         fuse(network.tokens(xs), network.subsets).sum().backward()
 
-    benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=3)
+    benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=2)
