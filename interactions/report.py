@@ -92,11 +92,11 @@ def seed_summary(values: pd.Series | np.ndarray) -> SeedSummary | None:
 def tidy_export(scores: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """scores.csv: one row per (objective, generator, seed, task, probe, metric, epoch) with chance, Bayes
     ceiling, the exact truth in bits for PID atoms (`truth_bits`), and where each run came from: package
-    version, git commit, code fingerprint and torch thread count."""
+    version, git commit (12 hex digits), code fingerprint and torch thread count."""
     meta = current[["objective", "generator", "seed", "meta"]].copy()
     parsed = meta.pop("meta").map(lambda text: json.loads(text) if text else {})
     meta["package"] = parsed.map(lambda m: m.get("package"))
-    meta["commit"] = parsed.map(lambda m: m.get("commit"))
+    meta["commit"] = parsed.map(lambda m: (m.get("commit") or "")[:12] or None)  # git's short form
     meta["code"] = parsed.map(lambda m: m.get("code"))
     meta["torch_threads"] = parsed.map(lambda m: (m.get("threads") or {}).get("torch"))
     truth = pd.DataFrame(truth_table(sorted(scores["generator"].unique())))
@@ -637,6 +637,9 @@ def plot_cost(runs: pd.DataFrame) -> Figure | None:
     return fig
 
 
+REPORT_MANIFEST = ".report.json"  # digest of what the reports show, and the files drawn from it
+
+
 def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
     """Regenerate scores.csv, summary.md and the figures (PNG and PDF) in `out_dir` from the store, with
     atomic file writes; a report figure this regeneration did not draw (an old name, a generator no longer
@@ -668,9 +671,6 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
         if stale.suffix in (".png", ".pdf") and stale.name.startswith(FIGURE_PREFIXES) and stale not in drawn:
             stale.unlink()
     return paths
-
-
-REPORT_MANIFEST = ".report.json"
 
 
 def _report_digest(scores: pd.DataFrame, runs: pd.DataFrame, validation: dict | None) -> str:
