@@ -138,6 +138,11 @@ class LabelCellDiscretizer:
                 km = KMeans(self.n_splits, n_init=4, random_state=self.seed).fit(pca.transform(rows))
                 self.splits_[int(cell)] = (pca, km)
 
+    def posterior_scores(self, features: np.ndarray) -> np.ndarray:
+        """The probe's log-posteriors log p(y | z) of feature rows, floored at log(1e-6)."""
+        with threadpool_limits(limits=1):
+            return self._posterior_scores(self.scaler_.transform(_numeric_features(features)))
+
     def _posterior_scores(self, x: np.ndarray) -> np.ndarray:
         """The probe's log-posteriors, floored at log(1e-6): vanishing classes must not lead k-means (one
         constant column when the label has a single class)."""
@@ -215,6 +220,42 @@ def joint_posterior_embedding(
             return _log_posterior(probe.predict_proba(joint)).reshape(n, -1)
 
         return embed(x1, x2, True), embed(x2, x1, False)
+
+
+def kl_kmeans(posteriors: np.ndarray, n_clusters: int, seed: int = 0, max_iter: int = 50) -> np.ndarray:
+    """Cluster rows of label posteriors so that the clusters keep what the rows say about the label.
+
+    `posteriors` is (n, B, |Y|): B distributions over the label per row (e.g. p(y | z_i) and
+    q(y | z_i, w_j) for B - 1 reference rows w_j of another source). Bregman k-means under the KL divergence:
+    each row goes to the centre c minimising sum_b KL(p_ib || c_b), each centre is the mean of its rows, so
+    the objective is exactly the information about Y that merging the rows throws away (Dhillon, Mallela &
+    Kumar, "A divisive information-theoretic feature clustering algorithm", JMLR 2003). Seeded k-means++
+    style under the same divergence. Returns the cluster of each row (int64)."""
+    p = np.asarray(posteriors, dtype=np.float64)
+    n_clusters = check_int("n_clusters", n_clusters, 1)
+    if p.ndim != 3 or len(p) == 0:
+        raise ValueError(f"posteriors must be an (n, B, |Y|) array, got shape {p.shape}")
+    flat = np.clip(p, 1e-6, None)
+    flat = (flat / flat.sum(axis=2, keepdims=True)).reshape(len(p), -1)
+    rng = np.random.default_rng(check_int("seed", seed, 0))
+    negentropy = (flat * np.log(flat)).sum(axis=1)
+    centres = flat[[rng.integers(len(flat))]]
+    while len(centres) < min(n_clusters, len(flat)):
+        divergence = (negentropy[:, None] - flat @ np.log(centres).T).min(axis=1).clip(0)
+        total = divergence.sum()
+        pick = rng.choice(len(flat), p=divergence / total) if total > 0 else rng.integers(len(flat))
+        centres = np.vstack([centres, flat[pick]])
+    for _ in range(max_iter):
+        codes = np.argmax(flat @ np.log(centres).T, axis=1)
+        counts = np.bincount(codes, minlength=len(centres))
+        sums = np.zeros_like(centres)
+        np.add.at(sums, codes, flat)
+        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
+        if np.allclose(moved, centres, atol=1e-7):
+            break
+        centres = moved
+    codes = np.argmax(flat @ np.log(centres).T, axis=1)
+    return np.unique(codes, return_inverse=True)[1].astype(np.int64).ravel()
 
 
 def _log_posterior(probabilities: np.ndarray) -> np.ndarray:

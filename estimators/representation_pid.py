@@ -29,6 +29,7 @@ from estimators.discretize import (
     LabelCellDiscretizer,
     default_n_clusters,
     joint_posterior_embedding,
+    kl_kmeans,
 )
 from estimators.information import encode, joint_table, miller_madow_mutual_information_bits
 from estimators.pid import broja_pid_batch
@@ -38,6 +39,7 @@ ATOMS = ("redundancy", "unique1", "unique2", "synergy")
 DISCRETIZERS = ("kmeans", "label_cells")
 BIAS_ESTIMATES = ("permutation", "bootstrap")
 _SPLITS = (1, 2, 3, 4)
+_KL_CLUSTERS = (2, 3, 4, 6, 8, 12, 16, 24, 32)
 
 
 @dataclass(frozen=True)
@@ -201,22 +203,40 @@ def representation_pid(
 
 
 def _label_cell_codes(z1: np.ndarray, z2: np.ndarray, y: np.ndarray, seed: int) -> list[np.ndarray]:
-    """Label-cell codes of both sources. Each cell is split on the principal components of the features or
-    on the joint-posterior embedding, with the number of splits and the space chosen by the joint
-    information: the fewest splits whose Miller-Madow corrected I(C1, C2; Y) is within 0.02 bit of the best,
-    and at that count the space that keeps more."""
+    """Codes of both sources that keep the joint information. Candidates: label cells split on the principal
+    components of the features or on the joint-posterior embedding (1 to 4 splits per cell), and
+    `kl_kmeans` codes of [p(y | z_m) repeated, q(y | z_m, z_other_j) over the references j] with 2 to 32
+    clusters. The chosen pair is the smallest table whose Miller-Madow corrected I(C1, C2; Y) is within
+    0.01 bit of the best candidate's."""
     embeddings = joint_posterior_embedding(z1, z2, y, seed=seed)  # also checks that the rows align
     sources = (z1, z2)
     cells = [LabelCellDiscretizer(seed=seed).fit(z, y) for z in sources]
-    options = []
+    candidates = []
     for splits in _SPLITS:
         for space in (None, embeddings) if splits > 1 else (None,):
-            codes = [
-                d.with_splits(splits, z, e).transform(z, e)
-                for d, z, e in zip(cells, sources, space or (None, None), strict=True)
-            ]
-            joint = miller_madow_mutual_information_bits(joint_table(encode(*codes), y), len(y))
-            options.append((splits, joint, codes))
-    best = max(joint for _, joint, _ in options)
-    fewest = min(splits for splits, joint, _ in options if joint >= best - 0.02)
-    return max((o for o in options if o[0] == fewest), key=lambda o: o[1])[2]
+            candidates.append(
+                [
+                    d.with_splits(splits, z, e).transform(z, e)
+                    for d, z, e in zip(cells, sources, space or (None, None), strict=True)
+                ]
+            )
+    blocks = []
+    for d, z, e in zip(cells, sources, embeddings, strict=True):
+        own = np.exp(d.posterior_scores(z))
+        joint = np.exp(e).reshape(len(y), -1, own.shape[1]) if own.shape[1] > 1 else None
+        if joint is None or joint.shape[2] != own.shape[1]:
+            blocks = []
+            break
+        blocks.append(np.concatenate([np.repeat(own[:, None], joint.shape[1], axis=1), joint], axis=1))
+    if blocks:
+        for k in _KL_CLUSTERS:
+            candidates.append([kl_kmeans(b, k, seed=seed) for b in blocks])
+    scored = [
+        (miller_madow_mutual_information_bits(joint_table(encode(*codes), y), len(y)), codes)
+        for codes in candidates
+    ]
+    best = max(bits for bits, _ in scored)
+    return min(
+        (o for o in scored if o[0] >= best - 0.01),
+        key=lambda o: (int(o[1][0].max() + 1) * int(o[1][1].max() + 1), -o[0]),
+    )[1]
