@@ -41,7 +41,7 @@ def test_broja_kxkx10(benchmark, k: int) -> None:
     assert result.gap_bits < 1e-8
 
 
-@pytest.mark.parametrize("discretizer", ["label_cells", "kmeans"])
+@pytest.mark.parametrize("discretizer", ["posterior", "kmeans"])
 def test_representation_pid_at_quick_size(benchmark, discretizer: str) -> None:
     """The solver's real workload: one full bias-corrected PID of representations at the quick preset's size
     (N = 6,000, the 16-class `all` label, sparse tables), here on raw `bimodal()` observations, discretiser
@@ -49,7 +49,7 @@ def test_representation_pid_at_quick_size(benchmark, discretizer: str) -> None:
     against the 5 s target it does not meet yet (README); k-means codes with the permutation null (71
     tables of 6x6x16) must stay under it."""
     sample = bimodal().sample(6000, seed=0, split="val")
-    bias = "bootstrap" if discretizer == "label_cells" else "permutation"
+    bias = "bootstrap" if discretizer == "posterior" else "permutation"
     result = benchmark.pedantic(
         representation_pid,
         args=(*sample.modalities, sample.labels["all"]),

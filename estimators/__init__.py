@@ -5,9 +5,12 @@ Information is in bits everywhere.
 
 from estimators.discretize import (
     Discretizer,
+    JointPosteriors,
     LabelCellDiscretizer,
     default_n_clusters,
+    discretization_loss_bits,
     joint_posterior_embedding,
+    kl_kmeans,
 )
 from estimators.information import (
     encode,
@@ -23,6 +26,7 @@ from estimators.representation_pid import AtomEstimate, RepresentationPID, repre
 __all__ = [
     "AtomEstimate",
     "Discretizer",
+    "JointPosteriors",
     "LabelCellDiscretizer",
     "LinearProbe",
     "MLPProbe",
@@ -32,10 +36,12 @@ __all__ = [
     "broja_pid",
     "broja_pid_batch",
     "default_n_clusters",
+    "discretization_loss_bits",
     "encode",
     "entropy_bits",
     "joint_posterior_embedding",
     "joint_table",
+    "kl_kmeans",
     "mutual_information_bits",
     "plugin_mutual_information_bits",
     "probe_score",

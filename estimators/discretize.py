@@ -1,12 +1,15 @@
-"""Discretise continuous features into codes: normalise, PCA, k-means (Liang et al. 2023 style), or label
-cells split by the remaining structure (`LabelCellDiscretizer`)."""
+"""Discretise continuous features into codes: normalise, PCA, k-means (Liang et al. 2023 style), label
+cells split by the remaining structure (`LabelCellDiscretizer`), or KL k-means of label posteriors
+(`kl_kmeans`); and what a coding loses about the label (`discretization_loss_bits`)."""
 
 from __future__ import annotations
 
 import copy
 import math
+from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
@@ -14,7 +17,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from estimators.information import joint_table, miller_madow_mutual_information_bits
+from estimators.information import entropy_bits, joint_table, miller_madow_mutual_information_bits
 from estimators.validation import check_choice, check_codes, check_float, check_int
 
 NORMALIZATIONS = ("standardize", "l2")
@@ -185,6 +188,16 @@ class LabelCellDiscretizer:
         return self.fit(features, labels).transform(features)
 
 
+class JointPosteriors(NamedTuple):
+    """A joint probe's view of a pair of sources: `embedding1` / `embedding2` are each source's rows as
+    [log q(y | row, reference_j)]_j over reference rows of the other source, `pairs` is q(y | z1_i, z2_i) of
+    the aligned rows (n, |Y|)."""
+
+    embedding1: np.ndarray
+    embedding2: np.ndarray
+    pairs: np.ndarray
+
+
 def joint_posterior_embedding(
     z1: np.ndarray,
     z2: np.ndarray,
@@ -193,7 +206,7 @@ def joint_posterior_embedding(
     n_references: int = 32,
     hidden: int = 128,
     seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> JointPosteriors:
     """Each source's rows described by what they say about Y jointly with the other source.
 
     An MLP probe q(y | z1, z2) is fitted on the standardised pair; row i of source 1 is then embedded as
@@ -219,43 +232,82 @@ def joint_posterior_embedding(
             joint = np.concatenate(pairs if own_first else pairs[::-1], axis=1)
             return _log_posterior(probe.predict_proba(joint)).reshape(n, -1)
 
-        return embed(x1, x2, True), embed(x2, x1, False)
+        pairs = probe.predict_proba(np.concatenate([x1, x2], axis=1))
+        return JointPosteriors(embed(x1, x2, True), embed(x2, x1, False), pairs)
 
 
-def kl_kmeans(posteriors: np.ndarray, n_clusters: int, seed: int = 0, max_iter: int = 50) -> np.ndarray:
+def discretization_loss_bits(posteriors: np.ndarray, codes: np.ndarray, labels: np.ndarray) -> float:
+    """Bits about the label that a probe sees in the rows and the codes do not keep (0 if none): the probe's
+    information H(Y) - cross-entropy(posteriors, labels) minus the Miller-Madow corrected I(codes; Y).
+    The probe's information is a lower bound on I(Z; Y) (up to in-sample fit), so this estimates what
+    discretising Z into the codes threw away."""
+    p = np.asarray(posteriors, dtype=np.float64)
+    c, y = check_codes("codes", codes), check_codes("labels", labels)
+    if p.ndim != 2 or not len(p) == len(c) == len(y) or len(p) == 0:
+        raise ValueError(f"posteriors must be an (n, |Y|) array aligned with codes and labels, got {p.shape}")
+    y = np.unique(y, return_inverse=True)[1].ravel()
+    if p.shape[1] <= y.max():
+        raise ValueError(
+            f"posteriors must have a column per label, got {p.shape[1]} for {y.max() + 1} labels"
+        )
+    p = np.clip(p, 1e-12, None)
+    cross_entropy = -np.mean(np.log2(p[np.arange(len(y)), y] / p.sum(axis=1)))
+    label_entropy = entropy_bits(np.bincount(y) / len(y))
+    kept = miller_madow_mutual_information_bits(joint_table(c, y), len(y))
+    return max(0.0, float(label_entropy - cross_entropy - kept))
+
+
+def kl_kmeans(
+    posteriors: np.ndarray,
+    n_clusters: int,
+    *,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+    max_iter: int = 50,
+) -> np.ndarray:
     """Cluster rows of label posteriors so that the clusters keep what the rows say about the label.
 
     `posteriors` is (n, B, |Y|): B distributions over the label per row (e.g. p(y | z_i) and
     q(y | z_i, w_j) for B - 1 reference rows w_j of another source). Bregman k-means under the KL divergence:
-    each row goes to the centre c minimising sum_b KL(p_ib || c_b), each centre is the mean of its rows, so
-    the objective is exactly the information about Y that merging the rows throws away (Dhillon, Mallela &
-    Kumar, "A divisive information-theoretic feature clustering algorithm", JMLR 2003). Seeded k-means++
-    style under the same divergence. Returns the cluster of each row (int64)."""
+    each row goes to the centre c minimising sum_b w_b KL(p_ib || c_b) (`weights` w, default 1), each centre
+    is the mean of its rows, so the objective is exactly the information about Y that merging rows throws
+    away (Dhillon, Mallela & Kumar, "A divisive information-theoretic feature clustering algorithm",
+    JMLR 2003). Seeded k-means++ style under the same divergence. Returns the cluster of each row (int64)."""
     p = np.asarray(posteriors, dtype=np.float64)
     n_clusters = check_int("n_clusters", n_clusters, 1)
     if p.ndim != 3 or len(p) == 0:
         raise ValueError(f"posteriors must be an (n, B, |Y|) array, got shape {p.shape}")
     flat = np.clip(p, 1e-6, None)
     flat = (flat / flat.sum(axis=2, keepdims=True)).reshape(len(p), -1)
+    w = np.ones(p.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (p.shape[1],) or not np.all(np.isfinite(w)) or w.min() < 0:
+        raise ValueError(f"weights must be {p.shape[1]} nonnegative finite numbers, one per posterior block")
+    weighted = flat * np.repeat(w, p.shape[2])  # sum_b w_b KL(p_b || c_b) = weighted . (log p - log c)
     rng = np.random.default_rng(check_int("seed", seed, 0))
-    negentropy = (flat * np.log(flat)).sum(axis=1)
+    negentropy = (weighted * np.log(flat)).sum(axis=1)
     centres = flat[[rng.integers(len(flat))]]
     while len(centres) < min(n_clusters, len(flat)):
-        divergence = (negentropy[:, None] - flat @ np.log(centres).T).min(axis=1).clip(0)
+        divergence = (negentropy[:, None] - weighted @ np.log(centres).T).min(axis=1).clip(0)
         total = divergence.sum()
         pick = rng.choice(len(flat), p=divergence / total) if total > 0 else rng.integers(len(flat))
         centres = np.vstack([centres, flat[pick]])
     for _ in range(max_iter):
-        codes = np.argmax(flat @ np.log(centres).T, axis=1)
-        counts = np.bincount(codes, minlength=len(centres))
-        sums = np.zeros_like(centres)
-        np.add.at(sums, codes, flat)
+        codes = np.argmax(weighted @ np.log(centres).T, axis=1)
+        sums, counts = _code_sums(flat, codes, len(centres))
         moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
         if np.allclose(moved, centres, atol=1e-7):
             break
         centres = moved
-    codes = np.argmax(flat @ np.log(centres).T, axis=1)
+    codes = np.argmax(weighted @ np.log(centres).T, axis=1)
     return np.unique(codes, return_inverse=True)[1].astype(np.int64).ravel()
+
+
+def _code_sums(rows: np.ndarray, codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per code 0..n_codes-1, the sum of its rows and its row count."""
+    members = sparse.csr_matrix(
+        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_codes, len(codes))
+    )
+    return members @ rows, np.bincount(codes, minlength=n_codes)
 
 
 def _log_posterior(probabilities: np.ndarray) -> np.ndarray:

@@ -159,6 +159,8 @@ def _print_run_scores(mine: pd.DataFrame) -> None:
     table = probes.pivot_table(index=["probe", "task"], columns="metric", values="value")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     pid = final[final["probe"] == "pid"]
+    loss = pid[pid["metric"] == "discretization_loss_bits"]["value"]
+    pid = pid[pid["metric"] != "discretization_loss_bits"]
     if not pid.empty:
         parts = pid["metric"].str.rsplit("_", n=1, expand=True)
         atoms = pid.assign(atom=parts[0], kind=parts[1]).pivot_table(
@@ -167,6 +169,8 @@ def _print_run_scores(mine: pd.DataFrame) -> None:
         task = pid["task"].iloc[0]
         print(f"\n== final scores: PID of the per-modality representations (bits), task {task} ==")
         print(atoms.reindex(index=list(ATOMS)).to_string(float_format=lambda v: f"{v:.3f}"))
+        if len(loss):
+            print(f"discretisation loss (bits, widens each interval): {loss.iloc[0]:.3f}")
     if checkpoints.empty:
         return
     shown = checkpoints[

@@ -244,6 +244,7 @@ def _pid_rows(spec: RunSpec, gen: Generator, objective, epoch: int | None) -> li
         estimate = result.atoms[atom]
         for kind in ("corrected", "raw", "bias", "low", "high"):
             rows.append((gen.joint_task, "pid", f"{atom}_{kind}", epoch, getattr(estimate, kind)))
+    rows.append((gen.joint_task, "pid", "discretization_loss_bits", epoch, result.discretization_loss_bits))
     return rows
 
 

@@ -113,8 +113,8 @@ def test_estimators_on_random_bad_tables_and_labels() -> None:
         calls = [
             (partial(joint_table, a, b), None),
             (partial(encode, a, y), None),
-            (partial(table_pid, a, b, y, n_permutations=1, n_bootstrap=1), _check_pid_estimate),
-            (partial(representation_pid, z, z, y, n_permutations=1, n_bootstrap=1), _check_pid_estimate),
+            (partial(table_pid, a, b, y, n_permutations=1, n_bootstrap=2), _check_pid_estimate),
+            (partial(representation_pid, z, z, y, n_permutations=1, n_bootstrap=2), _check_pid_estimate),
             (partial(_probe, z, y), None),
         ]
         outcomes += [_either_valid_or_value_error(call, check or (lambda r: None)) for call, check in calls]
