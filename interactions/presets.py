@@ -28,7 +28,7 @@ class Preset:
     ]  # epochs after which the learning dynamics are scored (0 = at initialisation)
     mlp_probe: bool = True
     n_permutations: int = 20
-    n_bootstrap: int = 50
+    n_bootstrap: int = 20
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-2
