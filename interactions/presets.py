@@ -28,7 +28,7 @@ class Preset:
     ]  # epochs after which the learning dynamics are scored (0 = at initialisation)
     mlp_probe: bool = True
     n_permutations: int = 20
-    n_bootstrap: int = 20
+    n_bootstrap: int = 50
     batch_size: int = 256
     lr: float = 1e-3
     weight_decay: float = 1e-2
@@ -58,6 +58,7 @@ _QUICK = Preset(
     n_pid=6000,
     epochs=15,
     checkpoints=(0, 5, 15),
+    n_bootstrap=20,  # the estimator's default; the long and medium runs keep their recorded 50
     images=_images(  # 32 px, small CNN, linear probe only: both Trifeature generators in 10 minutes
         n_pretrain=1280,
         n_probe_train=2000,
@@ -67,6 +68,7 @@ _QUICK = Preset(
         checkpoints=(0, 10),
         batch_size=64,
         mlp_probe=False,
+        n_bootstrap=20,
         image_model=(("image_channels", 32),),
     ),
 )
