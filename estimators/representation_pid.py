@@ -44,7 +44,8 @@ ATOMS = ("redundancy", "unique1", "unique2", "synergy")
 DISCRETIZERS = ("kmeans", "posterior")
 BIAS_ESTIMATES = ("permutation", "bootstrap")
 _SPLITS = (1, 2, 3, 4)
-_KL_CLUSTERS = (4, 8, 16, 32)
+_KL_CLUSTERS = (4, 8, 16, 32, 48)
+_CELLS_PER_SAMPLE = 4  # largest table (k1 k2 |Y| cells) per sample: sparser tables bias the plug-in PID
 
 
 @dataclass(frozen=True)
@@ -217,10 +218,11 @@ def _posterior_codes(
     """Codes of both sources that keep the joint information, and what they lose (bits).
 
     Candidates: label cells split on the principal components of the features or on the joint-posterior
-    embedding (1 to 4 splits per cell), and `kl_kmeans` codes (4, 8, 16 or 32 clusters) of each source's own
+    embedding (1 to 4 splits per cell), and `kl_kmeans` codes (4 to 48 clusters) of each source's own
     posterior p(y | z_m) (weighted as much as all references together) beside its joint posteriors
-    q(y | z_m, z_other_j) over the references j. The chosen pair is the smallest table whose Miller-Madow
-    corrected I(C1, C2; Y) is within 0.01 bit of the best candidate's. The loss is the largest
+    q(y | z_m, z_other_j) over the references j; no table of more than 4 N cells (k1 k2 |Y|) but the
+    unsplit label cells. The chosen pair is the smallest table whose Miller-Madow corrected I(C1, C2; Y) is
+    within 0.01 bit of the best candidate's. The loss is the largest
     `discretization_loss_bits` of C1 (under p(y | z1)), C2 (under p(y | z2)) and (C1, C2) (under
     q(y | z1, z2))."""
     joint = joint_posterior_embedding(z1, z2, y, seed=seed)  # also checks that the rows align
@@ -238,13 +240,15 @@ def _posterior_codes(
             )
     own = [np.exp(d.posterior_scores(z)) for d, z in zip(cells, sources, strict=True)]
     n_labels = joint.pairs.shape[1]
+    budget = _CELLS_PER_SAMPLE * len(y)
+    candidates = candidates[:1] + [c for c in candidates[1:] if _cells(c) * n_labels <= budget]
     if n_labels > 1:
         blocks = [
             np.concatenate([p[:, None], np.exp(e).reshape(len(y), -1, n_labels)], axis=1)
             for p, e in zip(own, embeddings, strict=True)
         ]
         weights = [np.r_[b.shape[1] - 1, np.ones(b.shape[1] - 1)] for b in blocks]
-        for k in _KL_CLUSTERS:
+        for k in (k for k in _KL_CLUSTERS if k * k * n_labels <= budget):
             candidates.append(
                 [kl_kmeans(b, k, weights=w, seed=seed) for b, w in zip(blocks, weights, strict=True)]
             )
@@ -253,13 +257,15 @@ def _posterior_codes(
         for codes in candidates
     ]
     best = max(bits for bits, _ in scored)
-    codes = min(
-        (o for o in scored if o[0] >= best - 0.01),
-        key=lambda o: (int(o[1][0].max() + 1) * int(o[1][1].max() + 1), -o[0]),
-    )[1]
+    codes = min((o for o in scored if o[0] >= best - 0.01), key=lambda o: (_cells(o[1]), -o[0]))[1]
     loss = max(
         discretization_loss_bits(own[0], codes[0], y),
         discretization_loss_bits(own[1], codes[1], y),
         discretization_loss_bits(joint.pairs, encode(*codes), y),
     )
     return codes, loss
+
+
+def _cells(codes: list[np.ndarray]) -> int:
+    """Cells of the (C1, C2) table of a pair of codes."""
+    return int(codes[0].max() + 1) * int(codes[1].max() + 1)
