@@ -386,9 +386,9 @@ def _estimator_lines(generator: str, n: int | None, validation: dict | None) -> 
             "validated settings (raw observations of the vector generators; image data have no exact truth "
             "for representations)."
         ]
-    first = [r for r in rows if r["seed"] == min(r["seed"] for r in rows)]
-    errors = ", ".join(f"{_ATOM_SHORT[r['atom']]} {r['estimate'] - r['truth']:+.2f}" for r in first)
     seeds = sorted({r["seed"] for r in rows})
+    first = [r for r in rows if r["seed"] == seeds[0]]
+    errors = ", ".join(f"{_ATOM_SHORT[r['atom']]} {r['estimate'] - r['truth']:+.2f}" for r in first)
     over_seeds = (
         f"; over seeds {seeds[0]}-{seeds[-1]}: largest |error| "
         f"{max(abs(r['estimate'] - r['truth']) for r in rows):.2f}, the interval holds the truth in "
