@@ -11,6 +11,7 @@ from estimators.discretize import (
     discretization_loss_bits,
     joint_posterior_embedding,
     kl_kmeans,
+    kl_kmeans_codes,
 )
 from estimators.information import (
     encode,
@@ -42,6 +43,7 @@ __all__ = [
     "joint_posterior_embedding",
     "joint_table",
     "kl_kmeans",
+    "kl_kmeans_codes",
     "mutual_information_bits",
     "plugin_mutual_information_bits",
     "probe_score",

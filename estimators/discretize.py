@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -113,7 +114,7 @@ class LabelCellDiscretizer:
             self.probe_ = LogisticRegression(C=1.0, max_iter=1000).fit(x, y) if len(classes) > 1 else None
             scores = self._posterior_scores(x)
             self.cells_ = self._choose_cells(scores, y, len(classes))
-            self._fit_splits(x, self.cells_.predict(scores))
+            self.splits_ = self._fitted_splits(x, self.cells_.predict(scores), (self.n_splits,))[0]
         return self
 
     def with_splits(
@@ -126,20 +127,49 @@ class LabelCellDiscretizer:
         other = copy.copy(self)
         other.n_splits = check_int("n_splits", n_splits, 1)
         other.split_on_features_ = split_features is None
-        with threadpool_limits(limits=1):
-            x = self.scaler_.transform(_numeric_features(features))
-            cells = self.cells_.predict(self._posterior_scores(x))
-            other._fit_splits(x if split_features is None else _split_space(split_features, x), cells)
+        space, cells = self._split_inputs(features, split_features)
+        other.splits_ = self._fitted_splits(space, cells, (other.n_splits,))[0]
         return other
 
-    def _fit_splits(self, x: np.ndarray, cells: np.ndarray) -> None:
-        self.splits_ = {}
-        for cell in np.unique(cells):
-            rows = x[cells == cell]
-            if self.n_splits > 1 and len(rows) >= 2 * self.n_splits:
+    def split_codes(
+        self, n_splits: Sequence[int], features: np.ndarray, split_features: np.ndarray | None = None
+    ) -> list[np.ndarray]:
+        """For each number of parts k, the codes `with_splits(k, features, split_features)` gives the rows
+        it is fitted on, fitting each cell's principal components once for all k."""
+        counts = [check_int("n_splits", k, 1) for k in n_splits]
+        space, cells = self._split_inputs(features, split_features)
+        codes = []
+        for count, splits in zip(counts, self._fitted_splits(space, cells, counts), strict=True):
+            split = np.zeros(len(cells), dtype=np.int64)
+            for cell, (_, km) in splits.items():
+                split[cells == cell] = km.labels_
+            codes.append(cells * count + split)
+        return codes
+
+    def _split_inputs(
+        self, features: np.ndarray, split_features: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The space the splits cut (standardised features or `split_features`) and each row's cell."""
+        with threadpool_limits(limits=1):
+            x = self.scaler_.transform(_numeric_features(features))
+            cells = self.cells_.predict(self._posterior_scores(x)).astype(np.int64)
+        return (x if split_features is None else _split_space(split_features, x)), cells
+
+    def _fitted_splits(self, x: np.ndarray, cells: np.ndarray, counts: Sequence[int]) -> list[dict]:
+        """Per number of parts, each cell's (PCA, k-means) cut; cells too small to cut stay whole."""
+        fitted: list[dict] = [{} for _ in counts]
+        with threadpool_limits(limits=1):
+            for cell in np.unique(cells):
+                rows = x[cells == cell]
+                wanted = [i for i, k in enumerate(counts) if k > 1 and len(rows) >= 2 * k]
+                if not wanted:
+                    continue
                 pca = PCA(n_components=min(self.n_components, x.shape[1]), random_state=self.seed).fit(rows)
-                km = KMeans(self.n_splits, n_init=4, random_state=self.seed).fit(pca.transform(rows))
-                self.splits_[int(cell)] = (pca, km)
+                projected = pca.transform(rows)
+                for i in wanted:
+                    km = KMeans(counts[i], n_init=4, random_state=self.seed).fit(projected)
+                    fitted[i][int(cell)] = (pca, km)
+        return fitted
 
     def posterior_scores(self, features: np.ndarray) -> np.ndarray:
         """The probe's log-posteriors log p(y | z) of feature rows, floored at log(1e-6)."""
@@ -226,11 +256,19 @@ def joint_posterior_embedding(
         probe = MLPClassifier((hidden,), max_iter=200, early_stopping=True, random_state=seed)
         probe.fit(np.concatenate([x1, x2], axis=1), y)
 
+        (weights_in, weights_out), (bias_in, bias_out) = probe.coefs_, probe.intercepts_
+        split = x1.shape[1]
+
         def embed(own: np.ndarray, other: np.ndarray, own_first: bool) -> np.ndarray:
+            # The probe on every (row, reference) pair, in float32, without building the n x R pair
+            # inputs: the hidden layer's input is linear in the two halves of the pair.
             refs = other[rng.choice(n, min(n_references, n), replace=False)]
-            pairs = (np.repeat(own, len(refs), axis=0), np.tile(refs, (n, 1)))
-            joint = np.concatenate(pairs if own_first else pairs[::-1], axis=1)
-            return _log_posterior(probe.predict_proba(joint)).reshape(n, -1)
+            w_own, w_other = (weights_in[:split], weights_in[split:])[:: 1 if own_first else -1]
+            own_part = (own @ w_own).astype(np.float32)
+            other_part = (refs @ w_other + bias_in).astype(np.float32)
+            hidden = np.maximum(own_part[:, None, :] + other_part[None], 0).reshape(-1, len(bias_in))
+            logits = hidden @ weights_out.astype(np.float32) + bias_out.astype(np.float32)
+            return _log_posterior(_output_probabilities(probe, logits)).reshape(n, -1)
 
         pairs = probe.predict_proba(np.concatenate([x1, x2], axis=1))
         return JointPosteriors(embed(x1, x2, True), embed(x2, x1, False), pairs)
@@ -273,8 +311,21 @@ def kl_kmeans(
     is the mean of its rows, so the objective is exactly the information about Y that merging rows throws
     away (Dhillon, Mallela & Kumar, "A divisive information-theoretic feature clustering algorithm",
     JMLR 2003). Seeded k-means++ style under the same divergence. Returns the cluster of each row (int64)."""
+    return kl_kmeans_codes(posteriors, (n_clusters,), weights=weights, seed=seed, max_iter=max_iter)[0]
+
+
+def kl_kmeans_codes(
+    posteriors: np.ndarray,
+    cluster_counts: Sequence[int],
+    *,
+    weights: np.ndarray | None = None,
+    seed: int = 0,
+    max_iter: int = 50,
+) -> list[np.ndarray]:
+    """`kl_kmeans` for several numbers of clusters, sharing the work: the result for each count is the one
+    `kl_kmeans` gives (with one seed, the k-means++ centres of a smaller count are the first of a larger)."""
     p = np.asarray(posteriors, dtype=np.float64)
-    n_clusters = check_int("n_clusters", n_clusters, 1)
+    counts = [check_int("n_clusters", k, 1) for k in cluster_counts]
     if p.ndim != 3 or len(p) == 0:
         raise ValueError(f"posteriors must be an (n, B, |Y|) array, got shape {p.shape}")
     flat = np.clip(p, 1e-6, None)
@@ -285,29 +336,51 @@ def kl_kmeans(
     weighted = flat * np.repeat(w, p.shape[2])  # sum_b w_b KL(p_b || c_b) = weighted . (log p - log c)
     rng = np.random.default_rng(check_int("seed", seed, 0))
     negentropy = (weighted * np.log(flat)).sum(axis=1)
-    centres = flat[[rng.integers(len(flat))]]
-    while len(centres) < min(n_clusters, len(flat)):
-        divergence = (negentropy[:, None] - weighted @ np.log(centres).T).min(axis=1).clip(0)
+    seeds = [flat[rng.integers(len(flat))]]
+    divergence = np.full(len(flat), np.inf)  # to the nearest centre so far
+    while len(seeds) < min(max(counts, default=1), len(flat)):
+        divergence = np.minimum(divergence, (negentropy - weighted @ np.log(seeds[-1])).clip(0))
         total = divergence.sum()
         pick = rng.choice(len(flat), p=divergence / total) if total > 0 else rng.integers(len(flat))
-        centres = np.vstack([centres, flat[pick]])
-    for _ in range(max_iter):
-        codes = np.argmax(weighted @ np.log(centres).T, axis=1)
-        sums, counts = _code_sums(flat, codes, len(centres))
-        moved = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centres)
-        if np.allclose(moved, centres, atol=1e-7):
-            break
-        centres = moved
-    codes = np.argmax(weighted @ np.log(centres).T, axis=1)
-    return np.unique(codes, return_inverse=True)[1].astype(np.int64).ravel()
+        seeds.append(flat[pick])
+    # float32 from here: twice as fast, and neither the assignments' ties nor the centres' last digits matter
+    weighted, flat = weighted.astype(np.float32), flat.astype(np.float32)
+
+    def assigned(centres: np.ndarray) -> np.ndarray:
+        return np.argmax(weighted @ np.log(centres).T, axis=1)
+
+    results = []
+    for k in counts:
+        centres = np.array(seeds[:k], dtype=np.float32)
+        for _ in range(max_iter):
+            codes = assigned(centres)
+            sums, sizes = _code_sums(flat, codes, len(centres))
+            moved = np.where(sizes[:, None] > 0, sums / np.maximum(sizes, 1)[:, None], centres).astype(
+                np.float32
+            )
+            if np.allclose(moved, centres, atol=1e-7):
+                break
+            centres = moved
+        results.append(np.unique(assigned(centres), return_inverse=True)[1].astype(np.int64).ravel())
+    return results
 
 
 def _code_sums(rows: np.ndarray, codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
     """Per code 0..n_codes-1, the sum of its rows and its row count."""
     members = sparse.csr_matrix(
-        (np.ones(len(codes)), (codes, np.arange(len(codes)))), shape=(n_codes, len(codes))
+        (np.ones(len(codes), dtype=rows.dtype), (codes, np.arange(len(codes)))), shape=(n_codes, len(codes))
     )
     return members @ rows, np.bincount(codes, minlength=n_codes)
+
+
+def _output_probabilities(probe: MLPClassifier, logits: np.ndarray) -> np.ndarray:
+    """`probe.predict_proba` from the output layer's logits: softmax over the classes, or the logistic unit
+    of a two-class probe."""
+    if probe.out_activation_ == "logistic":
+        logit = logits[:, 0].astype(np.float64)
+        return 1.0 / (1.0 + np.exp(np.stack([logit, -logit], axis=1)))
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _log_posterior(probabilities: np.ndarray) -> np.ndarray:

@@ -31,8 +31,9 @@ from estimators.threads import one_thread
 from estimators.validation import check_float
 
 LN2 = math.log(2.0)
-_BARRIER_GROWTH = 8.0
+_BARRIER_GROWTH = 16.0
 _CENTRED = 1e-10  # half the squared Newton decrement below which a barrier centre is accepted
+_ON_THE_WAY = 1e-3  # the same, for the centres before the last: the last centre alone is certified
 _QUADRATIC = 1e-2  # below this decrement the full Newton step is taken
 _MAX_CENTRING = 50
 _KEEP_SLACK = 0.3  # a step may shrink no constraint's slack below this fraction
@@ -158,47 +159,85 @@ class _Point:
 
 
 class _Barrier:
-    """The dual barrier problem of a batch: phi_t = -t * dual objective - sum log(-logsumexp)."""
+    """The dual barrier problem of a batch: phi_t = -t * dual objective - sum log(-logsumexp).
+
+    It works on the (x1, x2, y) triples allowed in some table of the batch (p(x1, y) > 0 and p(x2, y) > 0),
+    not on the dense table: the empirical tables of a PID of representations allow a small fraction of
+    their cells. A triple not allowed in one table is masked out of it."""
 
     def __init__(self, p: torch.Tensor) -> None:
         self.pac, self.pbc = p.sum(2), p.sum(1)
+        self.n, self.a, self.b, self.c = n, a, b, c = p.shape
         allowed = (self.pac[:, :, None, :] > 0) & (self.pbc[:, None, :, :] > 0)
-        self.allowed = allowed
-        self.constrained = allowed.any(-1)
-        self.m = self.constrained.sum((1, 2)).to(p.dtype)
+        # In lexicographic order, so the triples of each (x1, x2) cell are contiguous.
+        x1, x2, y = allowed.any(0).nonzero(as_tuple=True)
+        self.mask = allowed[:, x1, x2, y]
+        self.cell = torch.unique_consecutive(x1 * b + x2, return_inverse=True)[1]
+        n_cells = int(self.cell.max()) + 1
+        allowed_per_cell = torch.zeros((n, n_cells), dtype=p.dtype, device=p.device)
+        self.constrained = allowed_per_cell.index_add_(1, self.cell, self.mask.to(p.dtype)) > 0
+        self.m = self.constrained.sum(1).to(p.dtype)
+        self.index_a, self.index_b = x1 * c + y, a * c + x2 * c + y  # the triple's lam and mu unknowns
+        self.dense_index = (x1 * b + x2) * c + y
         self.live = torch.cat([(self.pac > 0).flatten(1), (self.pbc > 0).flatten(1)], dim=1)
         self.objective = torch.cat([self.pac.flatten(1), self.pbc.flatten(1)], dim=1)  # gradient of the dual
-        self.n, self.a, self.b, self.c = p.shape
+        # Ordered pairs of triples in one cell: where the Hessian's per-cell kernels have entries.
+        sizes = torch.bincount(self.cell, minlength=n_cells)
+        repeats = sizes[self.cell]
+        self.first = torch.repeat_interleave(torch.arange(len(y), device=p.device), repeats)
+        starts = torch.cumsum(sizes, 0) - sizes
+        offsets = torch.cumsum(repeats, 0) - repeats
+        self.second = starts[self.cell[self.first]] + (
+            torch.arange(len(self.first), device=p.device) - torch.repeat_interleave(offsets, repeats)
+        )
+        self.rows = self.live[:, : a * c].any(0).nonzero()[:, 0]  # lam unknowns live in some table
+        self.cols = self.live[:, a * c :].any(0).nonzero()[:, 0]  # mu unknowns live in some table
+        column = torch.full((b * c,), -1, dtype=torch.long, device=p.device)
+        column[self.cols] = torch.arange(len(self.cols), device=p.device)
+        self.mu = x2 * c + y
+        # Where a pair's kernel entry goes: Da's (x1, y, y') blocks, X's (x1 y, live mu) rows and columns, and
+        # Db over the live mu unknowns (straight into the Schur complement); then the same for a triple with
+        # itself (the diagonal part of the kernel).
+        mu_column, n_cols = column[self.mu], len(self.cols)
+        self.pair_block_a = self.index_a[self.first] * c + y[self.second]
+        self.pair_cross = self.index_a[self.first] * n_cols + mu_column[self.second]
+        self.pair_schur = mu_column[self.first] * n_cols + mu_column[self.second]
+        self.self_block_a = self.index_a * c + y
+        self.self_cross = self.index_a * n_cols + mu_column
+        self.self_schur = mu_column * (n_cols + 1)
 
     def point(self, theta: torch.Tensor) -> _Point:
         """Evaluate theta; an infeasible table gets log_slack = -inf (so phi = +inf)."""
-        cut = self.a * self.c
-        lam, mu = theta[:, :cut].view(self.n, self.a, self.c), theta[:, cut:].view(self.n, self.b, self.c)
-        scores = (lam[:, :, None, :] + mu[:, None, :, :]).masked_fill(~self.allowed, -math.inf)
-        g = torch.logsumexp(scores, dim=-1).masked_fill(~self.constrained, -1.0)
-        pi = torch.softmax(scores.masked_fill(~self.constrained[..., None], 0.0), dim=-1) * self.allowed
+        scores = (theta[:, self.index_a] + theta[:, self.index_b]).masked_fill(~self.mask, -math.inf)
+        top = torch.full(self.constrained.shape, -math.inf, dtype=theta.dtype, device=theta.device)
+        top = top.scatter_reduce(1, self.cell.expand_as(scores), scores, "amax")
+        top = torch.where(self.constrained, top, 0.0)
+        weights = torch.exp(scores - top[:, self.cell])
+        total = torch.zeros_like(top).index_add_(1, self.cell, weights)
+        g = torch.where(self.constrained, top + torch.log(total.clamp_min(1e-300)), -1.0)
+        pi = torch.where(self.mask, weights / total.clamp_min(1e-300)[:, self.cell], 0.0)
         dual = (self.objective * theta).sum(1)
-        infeasible = ((g >= 0) & self.constrained).any(dim=(1, 2))
-        log_slack = (torch.log(torch.where(self.constrained, -g, 1.0).clamp_min(1e-300))).sum((1, 2))
+        infeasible = ((g >= 0) & self.constrained).any(dim=1)
+        log_slack = torch.log(torch.where(self.constrained, -g, 1.0).clamp_min(1e-300)).sum(1)
         return _Point(theta, dual, log_slack.masked_fill(infeasible, -math.inf), g, pi)
 
     def newton_step(self, x: _Point, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, _Solver]:
         """Newton direction of phi_t, half the squared Newton decrement per table, the factorised Hessian."""
         w1 = torch.where(self.constrained, 1.0 / (-x.g), 0.0)
-        wpi = w1[..., None] * x.pi
-        barrier_grad = torch.cat([wpi.sum(2).flatten(1), wpi.sum(1).flatten(1)], dim=1)
+        wpi = w1[:, self.cell] * x.pi
+        barrier_grad = torch.zeros_like(self.objective).index_add_(1, self.index_a, wpi)
+        barrier_grad.index_add_(1, self.index_b, wpi)
         grad = torch.where(self.live, barrier_grad - t[:, None] * self.objective, 0.0)
         # Hessian of w1 * logsumexp + barrier curvature: K = w1 diag(pi) + (w1^2 - w1) pi pi^T per (x1, x2).
-        kernel = ((w1 * w1 - w1)[..., None, None] * x.pi[..., :, None]) * x.pi[
-            ..., None, :
-        ] + torch.diag_embed(wpi)
-        solver = _Solver(kernel, self.live)
+        solver = _Solver(self, x.pi, wpi, w1 * w1 - w1)
         step = -solver.solve(grad)
         return step, -(grad * step).sum(1) / 2, solver
 
     def coupling(self, x: _Point, t: torch.Tensor) -> torch.Tensor:
         """The primal coupling of a barrier centre, fitted to the marginals exactly by IPF sweeps."""
-        q = torch.where(self.constrained, 1.0 / (t[:, None, None] * -x.g), 0.0)[..., None] * x.pi
+        mass = torch.where(self.constrained, 1.0 / (t[:, None] * -x.g), 0.0)[:, self.cell] * x.pi
+        q = torch.zeros((self.n, self.a * self.b * self.c), dtype=mass.dtype, device=mass.device)
+        q = q.index_copy(1, self.dense_index, mass).view(self.n, self.a, self.b, self.c)
         for _ in range(_IPF_SWEEPS):
             q = q * _ratio(self.pac, q.sum(2))[:, :, None, :]
             q = q * _ratio(self.pbc, q.sum(1))[:, None, :, :]
@@ -206,54 +245,75 @@ class _Barrier:
 
 
 class _Solver:
-    """Solves with the Hessian H = [[Da, X], [X^T, Db]] assembled from per-(x1, x2) kernels K[x1, x2].
+    """Solves with the Hessian H = [[Da, X], [X^T, Db]] assembled from per-(x1, x2) kernels K[x1, x2], given
+    at the ordered pairs of allowed triples of each cell.
 
     Da (lam side) and Db (mu side) are block diagonal (one |Y| x |Y| block per symbol) and X[x1, :, x2, :] is
     K[x1, x2]. Da is eliminated block by block, leaving a Schur complement over the mu side only. Dead
     unknowns (zero marginals) touch nothing and are pinned; the Schur complement is formed over the mu
     unknowns live in some table of the batch only, from the live lam rows only, which is what makes the
     sparse tables of a PID of representations cheap (most (x, y) cells are empty there). The system is
-    Jacobi-scaled; a relative ridge covers the gauge lam[., y] + k_y, mu[., y] - k_y, along which phi is flat
-    and gradients vanish.
+    Jacobi-scaled (entry by entry, before assembly); a relative ridge covers the gauge lam[., y] + k_y,
+    mu[., y] - k_y, along which phi is flat and gradients vanish.
     """
 
-    def __init__(self, kernel: torch.Tensor, live: torch.Tensor) -> None:
-        n, a, b, c, _ = kernel.shape
-        self.shape = (n, a, b, c)
-        block_a, block_b = kernel.sum(2), kernel.sum(1)
-        live_a, live_b = live[:, : a * c].view(n, a, c), live[:, a * c :].view(n, b, c)
-        scale_a = torch.where(live_a, block_a.diagonal(dim1=-2, dim2=-1), 1.0).clamp_min(1e-300).rsqrt()
-        scale_b = torch.where(live_b, block_b.diagonal(dim1=-2, dim2=-1), 1.0).clamp_min(1e-300).rsqrt()
-        self.scale = torch.cat([scale_a.flatten(1), scale_b.flatten(1)], dim=1)
-        block_a = block_a * scale_a[..., :, None] * scale_a[..., None, :]
-        block_a.diagonal(dim1=-2, dim2=-1).add_(torch.where(live_a, 1e-12, 1.0))
-        self.chol_a = _cholesky(block_a)
-        self.rows = live_a.flatten(1).any(0).nonzero()[:, 0]  # lam unknowns live in some table
-        self.cols = live_b.flatten(1).any(0).nonzero()[:, 0]  # mu unknowns live in some table
-        x2, y2 = self.cols // c, self.cols % c
-        # X restricted to the live mu columns, rows (x1, y), columns (x2, y') live.
-        cross = kernel[:, :, x2, :, y2].permute(1, 2, 3, 0)  # (n, a, c, live columns)
-        cross = cross * scale_a[..., None] * scale_b[:, x2, y2][:, None, None, :]
-        self.y = torch.linalg.solve_triangular(self.chol_a, cross, upper=False)  # La^-1 X, per x1
-        self.y_rows = self.y.reshape(n, a * c, -1)[:, self.rows]
-        schur = -(self.y_rows.transpose(1, 2) @ self.y_rows)
-        same = x2[:, None] == x2[None, :]
-        scaled_b = block_b * scale_b[..., :, None] * scale_b[..., None, :]
-        schur += torch.where(same, scaled_b[:, x2[:, None], y2[:, None], y2[None, :]], 0.0)
-        schur.diagonal(dim1=1, dim2=2).add_(torch.where(live_b[:, x2, y2], 1e-12, 1.0))
+    def __init__(self, problem: _Barrier, pi: torch.Tensor, wpi: torch.Tensor, outer: torch.Tensor) -> None:
+        """The kernel of each cell is wpi on the diagonal plus outer * pi pi^T (`outer` per cell)."""
+        self.shape = (problem.n, problem.a, problem.b, problem.c)
+        n, a, _, c = self.shape
+        self.rows, self.cols = problem.rows, problem.cols
+        live_a, live_b = problem.live[:, : a * c], problem.live[:, a * c :]
+        outer_pi = outer.index_select(1, problem.cell) * pi
+        on_diagonal = wpi + outer_pi * pi
+        zeros = torch.zeros_like(problem.objective)
+        diagonal_a = zeros[:, : a * c].index_add(1, problem.index_a, on_diagonal)
+        diagonal_b = zeros[:, a * c :].index_add(1, problem.mu, on_diagonal)
+        scale_a = torch.where(live_a, diagonal_a, 1.0).clamp_min(1e-300).rsqrt()
+        scale_b = torch.where(live_b, diagonal_b, 1.0).clamp_min(1e-300).rsqrt()
+        self.scale = torch.cat([scale_a, scale_b], dim=1)
+        # Jacobi scaling entry by entry: a pair's entry is outer * pi pi' times the scales of its unknowns.
+        triple_a, triple_b = scale_a.index_select(1, problem.index_a), scale_b.index_select(1, problem.mu)
+        left_a = (outer_pi * triple_a).index_select(1, problem.first)
+        left_b = (outer_pi * triple_b).index_select(1, problem.first)
+        right_a = (pi * triple_a).index_select(1, problem.second)
+        right_b = (pi * triple_b).index_select(1, problem.second)
+        n_cols = len(self.cols)
+
+        def assembled(size: int, pairs: tuple[torch.Tensor, torch.Tensor], selves: tuple) -> torch.Tensor:
+            matrix = torch.zeros((n, size), dtype=pi.dtype, device=pi.device).index_add_(1, *pairs)
+            return matrix.index_add_(1, *selves)
+
+        block_a = assembled(
+            a * c * c, (problem.pair_block_a, left_a * right_a), (problem.self_block_a, wpi * triple_a**2)
+        ).view(n, a, c, c)
+        block_a.diagonal(dim1=-2, dim2=-1).add_(torch.where(live_a, 1e-12, 1.0).view(n, a, c))
+        # The inverse Cholesky factors of Da's small blocks: plain batched products from here on.
+        identity = torch.eye(c, dtype=pi.dtype, device=pi.device).expand(n, a, c, c)
+        self.inv_a = torch.linalg.solve_triangular(_cholesky(block_a), identity, upper=False)
+        cross = assembled(
+            a * c * n_cols,
+            (problem.pair_cross, left_a * right_b),
+            (problem.self_cross, wpi * triple_a * triple_b),
+        )
+        self.y = self.inv_a @ cross.view(n, a, c, n_cols)
+        self.y_rows = self.y.view(n, a * c, n_cols)[:, self.rows]  # La^-1 X, live rows
+        block_b = assembled(
+            n_cols * n_cols, (problem.pair_schur, left_b * right_b), (problem.self_schur, wpi * triple_b**2)
+        )
+        schur = block_b.view(n, n_cols, n_cols) - self.y_rows.transpose(1, 2) @ self.y_rows
+        schur.diagonal(dim1=1, dim2=2).add_(torch.where(live_b[:, self.cols], 1e-12, 1.0))
         self.chol_s = _cholesky(schur)
 
     def solve(self, rhs: torch.Tensor) -> torch.Tensor:
         n, a, b, c = self.shape
         rhs = rhs * self.scale
-        z_a = torch.linalg.solve_triangular(self.chol_a, rhs[:, : a * c].view(n, a, c, 1), upper=False)
+        z_a = self.inv_a @ rhs[:, : a * c].view(n, a, c, 1)
         r_b = (
             rhs[:, a * c :][:, self.cols]
-            - (self.y_rows.transpose(1, 2) @ z_a.reshape(n, a * c, 1)[:, self.rows])[..., 0]
+            - (self.y_rows.transpose(1, 2) @ z_a.view(n, a * c, 1)[:, self.rows])[..., 0]
         )
         x_live = torch.cholesky_solve(r_b[..., None], self.chol_s)
-        back = z_a - (self.y @ x_live[:, None, :, :])
-        x_a = torch.linalg.solve_triangular(self.chol_a.transpose(-2, -1), back, upper=True)
+        x_a = self.inv_a.transpose(-2, -1) @ (z_a - self.y @ x_live[:, None, :, :])
         x_b = torch.zeros((n, b * c), dtype=rhs.dtype, device=rhs.device)
         x_b[:, self.cols] = x_live[..., 0]
         return torch.cat([x_a.reshape(n, a * c), x_b], dim=1) * self.scale
@@ -316,18 +376,19 @@ def _barrier_optimum(
     t = problem.m.clamp_min(1.0).clone()
     for _ in range(_MAX_OUTER):
         previous = torch.full_like(t, math.inf)
+        last = bool((problem.m / t <= tol_nats).all())
         for _ in range(_MAX_CENTRING):
             step, decrement, solver = problem.newton_step(x, t)
             # Centred, or in the quadratic region yet no longer converging quadratically: rounding, not
             # curvature, now limits progress.
             stalled = (decrement < _QUADRATIC) & (decrement > 0.25 * previous)
-            if bool(((decrement <= _CENTRED) | stalled).all()):
+            if bool(((decrement <= (_CENTRED if last else _ON_THE_WAY)) | stalled).all()):
                 break
             x, moved = _line_search(problem, x, step, t, decrement)
             if not bool(moved.any()):
                 break
             previous = decrement
-        if bool((problem.m / t <= tol_nats).all()):
+        if last:
             break
         # Predictor along the central path, d theta / dt = H^-1 grad(dual objective), extrapolated in 1/t
         # (near the optimum theta(t) ~ theta* + c / t, so a step linear in t would overshoot).

@@ -34,10 +34,11 @@ from estimators.discretize import (
     default_n_clusters,
     discretization_loss_bits,
     joint_posterior_embedding,
-    kl_kmeans,
+    kl_kmeans_codes,
 )
 from estimators.information import encode, joint_table, miller_madow_mutual_information_bits
 from estimators.pid import broja_pid_batch
+from estimators.threads import one_thread
 from estimators.validation import check_choice, check_codes, check_float, check_int
 
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")
@@ -190,14 +191,15 @@ def representation_pid(
     y = check_codes("labels", labels)
     discretizer = check_choice("discretizer", discretizer, DISCRETIZERS)
     loss = 0.0
-    if discretizer == "posterior":
-        codes, loss = _posterior_codes(z1, z2, y, seed)
-    else:
-        k = n_clusters if n_clusters is not None else default_n_clusters(len(y), len(np.unique(y)))
-        codes = [
-            Discretizer(k, n_components=n_components, normalize=normalize, seed=seed).fit_transform(z)
-            for z in (z1, z2)
-        ]
+    with one_thread():  # small dense operations: a second thread costs more than it gains
+        if discretizer == "posterior":
+            codes, loss = _posterior_codes(z1, z2, y, seed)
+        else:
+            k = n_clusters if n_clusters is not None else default_n_clusters(len(y), len(np.unique(y)))
+            codes = [
+                Discretizer(k, n_components=n_components, normalize=normalize, seed=seed).fit_transform(z)
+                for z in (z1, z2)
+            ]
     result = table_pid(
         codes[0],
         codes[1],
@@ -230,14 +232,11 @@ def _posterior_codes(
     embeddings = (joint.embedding1, joint.embedding2)
     cells = [LabelCellDiscretizer(seed=seed).fit(z, y) for z in sources]
     candidates = []
-    for splits in _SPLITS:
-        for space in (None, embeddings) if splits > 1 else (None,):
-            candidates.append(
-                [
-                    d.with_splits(splits, z, e).transform(z, e)
-                    for d, z, e in zip(cells, sources, space or (None, None), strict=True)
-                ]
-            )
+    for space, splits in ((None, _SPLITS), (embeddings, _SPLITS[1:])):
+        split = [
+            d.split_codes(splits, z, e) for d, z, e in zip(cells, sources, space or (None, None), strict=True)
+        ]
+        candidates += [list(pair) for pair in zip(*split, strict=True)]
     own = [np.exp(d.posterior_scores(z)) for d, z in zip(cells, sources, strict=True)]
     n_labels = joint.pairs.shape[1]
     budget = _CELLS_PER_SAMPLE * len(y)
@@ -248,10 +247,11 @@ def _posterior_codes(
             for p, e in zip(own, embeddings, strict=True)
         ]
         weights = [np.r_[b.shape[1] - 1, np.ones(b.shape[1] - 1)] for b in blocks]
-        for k in (k for k in _KL_CLUSTERS if k * k * n_labels <= budget):
-            candidates.append(
-                [kl_kmeans(b, k, weights=w, seed=seed) for b, w in zip(blocks, weights, strict=True)]
-            )
+        counts = [k for k in _KL_CLUSTERS if k * k * n_labels <= budget]
+        clustered = [
+            kl_kmeans_codes(b, counts, weights=w, seed=seed) for b, w in zip(blocks, weights, strict=True)
+        ]
+        candidates += [list(pair) for pair in zip(*clustered, strict=True)]
     scored = [
         (miller_madow_mutual_information_bits(joint_table(encode(*codes), y), len(y)), codes)
         for codes in candidates

@@ -13,6 +13,7 @@ from estimators import (
     discretization_loss_bits,
     joint_posterior_embedding,
     kl_kmeans,
+    kl_kmeans_codes,
     representation_pid,
     table_pid,
 )
@@ -122,6 +123,9 @@ def test_joint_posterior_embedding_splits_the_xor_inputs_a_posterior_merges() ->
     assert max((codes == s1).mean(), (codes != s1).mean()) > 0.85
     with pytest.raises(ValueError, match="split_features"):
         split.transform(z1)
+    for space in (None, embedded):  # several numbers of parts at once: the codes each fitted copy gives
+        for k, fitted in zip((1, 2, 3), cells.split_codes((1, 2, 3), z1, space), strict=True):
+            assert np.array_equal(fitted, cells.with_splits(k, z1, space).transform(z1, space))
     with pytest.raises(ValueError, match="n_references"):
         joint_posterior_embedding(*sample.modalities, labels, n_references=0)
 
@@ -154,6 +158,9 @@ def test_kl_kmeans_groups_rows_by_what_they_say_about_the_label() -> None:
         kl_kmeans(posteriors[:, 0], 2)
     with pytest.raises(ValueError, match="n_clusters"):
         kl_kmeans(posteriors, 0)
+    # Several counts at once, sharing the seeding: each is what kl_kmeans gives alone.
+    for k, codes in zip((3, 2, 5), kl_kmeans_codes(posteriors, (3, 2, 5), seed=1), strict=True):
+        assert np.array_equal(codes, kl_kmeans(posteriors, k, seed=1))
 
 
 def test_discretization_loss_is_the_information_the_codes_merge_away() -> None:
