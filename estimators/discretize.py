@@ -117,43 +117,33 @@ class LabelCellDiscretizer:
             self.splits_ = self._fitted_splits(x, self.cells_.predict(scores), (self.n_splits,))[0]
         return self
 
-    def with_splits(
-        self, n_splits: int, features: np.ndarray, split_features: np.ndarray | None = None
-    ) -> LabelCellDiscretizer:
-        """A copy that shares this fit's probe and cells and cuts each cell into `n_splits` parts, fitted on
-        `features` (the rows this was fitted on). The cuts are k-means on the top principal components of the
-        standardised `features`, or of `split_features` (one row per feature row, e.g. a
-        `joint_posterior_embedding`) when given; `transform` then needs the same `split_features`."""
+    def with_splits(self, n_splits: int, features: np.ndarray) -> LabelCellDiscretizer:
+        """A copy that shares this fit's probe and cells and cuts each cell into `n_splits` parts: k-means on
+        the top principal components of the standardised `features` (the rows this was fitted on)."""
         other = copy.copy(self)
         other.n_splits = check_int("n_splits", n_splits, 1)
-        other.split_on_features_ = split_features is None
-        space, cells = self._split_inputs(features, split_features)
-        other.splits_ = self._fitted_splits(space, cells, (other.n_splits,))[0]
+        x, cells = self._standardized_cells(features)
+        other.splits_ = self._fitted_splits(x, cells, (other.n_splits,))[0]
         return other
 
-    def split_codes(
-        self, n_splits: Sequence[int], features: np.ndarray, split_features: np.ndarray | None = None
-    ) -> list[np.ndarray]:
-        """For each number of parts k, the codes `with_splits(k, features, split_features)` gives the rows
-        it is fitted on, fitting each cell's principal components once for all k."""
+    def split_codes(self, n_splits: Sequence[int], features: np.ndarray) -> list[np.ndarray]:
+        """For each number of parts k, the codes `with_splits(k, features)` gives the rows it is fitted on,
+        fitting each cell's principal components once for all k."""
         counts = [check_int("n_splits", k, 1) for k in n_splits]
-        space, cells = self._split_inputs(features, split_features)
+        x, cells = self._standardized_cells(features)
         codes = []
-        for count, splits in zip(counts, self._fitted_splits(space, cells, counts), strict=True):
+        for count, splits in zip(counts, self._fitted_splits(x, cells, counts), strict=True):
             split = np.zeros(len(cells), dtype=np.int64)
             for cell, (_, km) in splits.items():
                 split[cells == cell] = km.labels_
             codes.append(cells * count + split)
         return codes
 
-    def _split_inputs(
-        self, features: np.ndarray, split_features: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The space the splits cut (standardised features or `split_features`) and each row's cell."""
+    def _standardized_cells(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The standardised features and each row's cell."""
         with threadpool_limits(limits=1):
             x = self.scaler_.transform(_numeric_features(features))
-            cells = self.cells_.predict(self._posterior_scores(x)).astype(np.int64)
-        return (x if split_features is None else _split_space(split_features, x)), cells
+            return x, self.cells_.predict(self._posterior_scores(x)).astype(np.int64)
 
     def _fitted_splits(self, x: np.ndarray, cells: np.ndarray, counts: Sequence[int]) -> list[dict]:
         """Per number of parts, each cell's (PCA, k-means) cut; cells too small to cut stay whole."""
@@ -198,20 +188,15 @@ class LabelCellDiscretizer:
     def n_cells(self) -> int:
         return int(self.cells_.n_clusters)
 
-    def transform(self, features: np.ndarray, split_features: np.ndarray | None = None) -> np.ndarray:
+    def transform(self, features: np.ndarray) -> np.ndarray:
         """Code of each row: cell * n_splits + split (int64)."""
-        if getattr(self, "split_on_features_", True) != (split_features is None):
-            raise ValueError("split_features must be given exactly when the splits were fitted on them")
+        x, cells = self._standardized_cells(features)
+        split = np.zeros(len(x), dtype=np.int64)
         with threadpool_limits(limits=1):
-            x = self.scaler_.transform(_numeric_features(features))
-            scores = self._posterior_scores(x)
-            cells = self.cells_.predict(scores).astype(np.int64)
-            space = x if split_features is None else _split_space(split_features, x)
-            split = np.zeros(len(x), dtype=np.int64)
             for cell, (pca, km) in self.splits_.items():
                 rows = cells == cell
                 if rows.any():
-                    split[rows] = km.predict(pca.transform(space[rows]))
+                    split[rows] = km.predict(pca.transform(x[rows]))
         return cells * self.n_splits + split
 
     def fit_transform(self, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -241,10 +226,11 @@ def joint_posterior_embedding(
 
     An MLP probe q(y | z1, z2) is fitted on the standardised pair; row i of source 1 is then embedded as
     [log q(y | z1_i, z2_j)]_j over `n_references` random rows j of source 2 (and symmetrically for source 2).
-    Rows of one source that combine alike with every row of the other get the same embedding, so cutting in
-    this space separates the inputs of an XOR even when no principal direction does (nonlinear mixing).
-    """
-    x1, x2 = (StandardScaler().fit_transform(_numeric_features(z)) for z in (z1, z2))
+    Rows of one source that combine alike with every row of the other get the same embedding, so clustering
+    in this space (`kl_kmeans`) separates the inputs of an XOR even when no principal direction does
+    (nonlinear mixing)."""
+    # float32 throughout: the probe fits 1.2x faster, and its posteriors are only ever clustered
+    x1, x2 = (StandardScaler().fit_transform(_numeric_features(z)).astype(np.float32) for z in (z1, z2))
     y = check_codes("labels", labels)
     if not len(x1) == len(x2) == len(y):
         raise ValueError(f"z1, z2 and labels must have the same rows, got {len(x1)}, {len(x2)} and {len(y)}")
@@ -264,10 +250,8 @@ def joint_posterior_embedding(
             # inputs: the hidden layer's input is linear in the two halves of the pair.
             refs = other[rng.choice(n, min(n_references, n), replace=False)]
             w_own, w_other = (weights_in[:split], weights_in[split:])[:: 1 if own_first else -1]
-            own_part = (own @ w_own).astype(np.float32)
-            other_part = (refs @ w_other + bias_in).astype(np.float32)
-            hidden = np.maximum(own_part[:, None, :] + other_part[None], 0).reshape(-1, len(bias_in))
-            logits = hidden @ weights_out.astype(np.float32) + bias_out.astype(np.float32)
+            hidden = np.maximum((own @ w_own)[:, None, :] + (refs @ w_other + bias_in)[None], 0)
+            logits = hidden.reshape(-1, len(bias_in)) @ weights_out + bias_out
             return _log_posterior(_output_probabilities(probe, logits)).reshape(n, -1)
 
         pairs = probe.predict_proba(np.concatenate([x1, x2], axis=1))
@@ -385,13 +369,6 @@ def _output_probabilities(probe: MLPClassifier, logits: np.ndarray) -> np.ndarra
 
 def _log_posterior(probabilities: np.ndarray) -> np.ndarray:
     return np.log(np.clip(probabilities, 1e-6, None))
-
-
-def _split_space(split_features: np.ndarray, x: np.ndarray) -> np.ndarray:
-    space = _numeric_features(split_features)
-    if len(space) != len(x):
-        raise ValueError(f"split_features must have one row per feature row, got {len(space)} and {len(x)}")
-    return space
 
 
 def _numeric_features(features: np.ndarray) -> np.ndarray:

@@ -177,7 +177,8 @@ class _Barrier:
         allowed_per_cell = torch.zeros((n, n_cells), dtype=p.dtype, device=p.device)
         self.constrained = allowed_per_cell.index_add_(1, self.cell, self.mask.to(p.dtype)) > 0
         self.m = self.constrained.sum(1).to(p.dtype)
-        self.index_a, self.index_b = x1 * c + y, a * c + x2 * c + y  # the triple's lam and mu unknowns
+        self.index_a, self.mu = x1 * c + y, x2 * c + y  # the triple's lam and mu unknowns
+        self.index_b = a * c + self.mu  # its mu unknown among all unknowns
         self.dense_index = (x1 * b + x2) * c + y
         self.live = torch.cat([(self.pac > 0).flatten(1), (self.pbc > 0).flatten(1)], dim=1)
         self.objective = torch.cat([self.pac.flatten(1), self.pbc.flatten(1)], dim=1)  # gradient of the dual
@@ -194,16 +195,24 @@ class _Barrier:
         self.cols = self.live[:, a * c :].any(0).nonzero()[:, 0]  # mu unknowns live in some table
         column = torch.full((b * c,), -1, dtype=torch.long, device=p.device)
         column[self.cols] = torch.arange(len(self.cols), device=p.device)
-        self.mu = x2 * c + y
-        # Where a pair's kernel entry goes: Da's (x1, y, y') blocks, X's (x1 y, live mu) rows and columns, and
-        # Db over the live mu unknowns (straight into the Schur complement); then the same for a triple with
-        # itself (the diagonal part of the kernel).
-        mu_column, n_cols = column[self.mu], len(self.cols)
-        self.pair_block_a = self.index_a[self.first] * c + y[self.second]
-        self.pair_cross = self.index_a[self.first] * n_cols + mu_column[self.second]
+        # Da's block of x1 only over the lam unknowns (x1, y) live in some table, padded to `slots` per x1:
+        # a few of the |Y| labels per symbol on sparse tables. Slot x1 * slots + s is x1's s-th live label.
+        row_x1 = self.rows // c
+        per_x1 = torch.bincount(row_x1, minlength=a)
+        self.slots = slots = max(int(per_x1.max()), 1)
+        first_slot = torch.cumsum(per_x1, 0) - per_x1
+        self.slot_rows = row_x1 * slots + torch.arange(len(self.rows), device=p.device) - first_slot[row_x1]
+        slot_of = torch.full((a * c,), -1, dtype=torch.long, device=p.device)
+        slot_of[self.rows] = self.slot_rows
+        # Where a pair's kernel entry goes: Da's (x1, slot, slot') blocks, X's (x1 slot, live mu) rows and
+        # columns, and Db over the live mu unknowns (straight into the Schur complement); then the same for a
+        # triple with itself (the diagonal part of the kernel).
+        lam_slot, mu_column, n_cols = slot_of[self.index_a], column[self.mu], len(self.cols)
+        self.pair_block_a = lam_slot[self.first] * slots + lam_slot[self.second] % slots
+        self.pair_cross = lam_slot[self.first] * n_cols + mu_column[self.second]
         self.pair_schur = mu_column[self.first] * n_cols + mu_column[self.second]
-        self.self_block_a = self.index_a * c + y
-        self.self_cross = self.index_a * n_cols + mu_column
+        self.self_block_a = lam_slot * slots + lam_slot % slots
+        self.self_cross = lam_slot * n_cols + mu_column
         self.self_schur = mu_column * (n_cols + 1)
 
     def point(self, theta: torch.Tensor) -> _Point:
@@ -261,7 +270,7 @@ class _Solver:
         """The kernel of each cell is wpi on the diagonal plus outer * pi pi^T (`outer` per cell)."""
         self.shape = (problem.n, problem.a, problem.b, problem.c)
         n, a, _, c = self.shape
-        self.rows, self.cols = problem.rows, problem.cols
+        self.rows, self.cols, self.slot_rows = problem.rows, problem.cols, problem.slot_rows
         live_a, live_b = problem.live[:, : a * c], problem.live[:, a * c :]
         outer_pi = outer.index_select(1, problem.cell) * pi
         on_diagonal = wpi + outer_pi * pi
@@ -283,20 +292,25 @@ class _Solver:
             matrix = torch.zeros((n, size), dtype=pi.dtype, device=pi.device).index_add_(1, *pairs)
             return matrix.index_add_(1, *selves)
 
+        slots = problem.slots
         block_a = assembled(
-            a * c * c, (problem.pair_block_a, left_a * right_a), (problem.self_block_a, wpi * triple_a**2)
-        ).view(n, a, c, c)
-        block_a.diagonal(dim1=-2, dim2=-1).add_(torch.where(live_a, 1e-12, 1.0).view(n, a, c))
+            a * slots * slots,
+            (problem.pair_block_a, left_a * right_a),
+            (problem.self_block_a, wpi * triple_a**2),
+        ).view(n, a, slots, slots)
+        live_slots = torch.zeros((n, a * slots), dtype=torch.bool, device=pi.device)
+        live_slots[:, problem.slot_rows] = live_a[:, self.rows]
+        block_a.diagonal(dim1=-2, dim2=-1).add_(torch.where(live_slots, 1e-12, 1.0).view(n, a, slots))
         # The inverse Cholesky factors of Da's small blocks: plain batched products from here on.
-        identity = torch.eye(c, dtype=pi.dtype, device=pi.device).expand(n, a, c, c)
+        identity = torch.eye(slots, dtype=pi.dtype, device=pi.device).expand(n, a, slots, slots)
         self.inv_a = torch.linalg.solve_triangular(_cholesky(block_a), identity, upper=False)
         cross = assembled(
-            a * c * n_cols,
+            a * slots * n_cols,
             (problem.pair_cross, left_a * right_b),
             (problem.self_cross, wpi * triple_a * triple_b),
         )
-        self.y = self.inv_a @ cross.view(n, a, c, n_cols)
-        self.y_rows = self.y.view(n, a * c, n_cols)[:, self.rows]  # La^-1 X, live rows
+        self.y = self.inv_a @ cross.view(n, a, slots, n_cols)
+        self.y_rows = self.y.view(n, a * slots, n_cols)[:, problem.slot_rows]  # La^-1 X, live rows
         block_b = assembled(
             n_cols * n_cols, (problem.pair_schur, left_b * right_b), (problem.self_schur, wpi * triple_b**2)
         )
@@ -306,17 +320,23 @@ class _Solver:
 
     def solve(self, rhs: torch.Tensor) -> torch.Tensor:
         n, a, b, c = self.shape
+        slots = self.inv_a.shape[-1]
         rhs = rhs * self.scale
-        z_a = self.inv_a @ rhs[:, : a * c].view(n, a, c, 1)
+        rhs_slots = torch.zeros((n, a * slots), dtype=rhs.dtype, device=rhs.device)
+        rhs_slots[:, self.slot_rows] = rhs[:, self.rows]
+        z_a = self.inv_a @ rhs_slots.view(n, a, slots, 1)
         r_b = (
             rhs[:, a * c :][:, self.cols]
-            - (self.y_rows.transpose(1, 2) @ z_a.view(n, a * c, 1)[:, self.rows])[..., 0]
+            - (self.y_rows.transpose(1, 2) @ z_a.view(n, a * slots, 1)[:, self.slot_rows])[..., 0]
         )
         x_live = torch.cholesky_solve(r_b[..., None], self.chol_s)
-        x_a = self.inv_a.transpose(-2, -1) @ (z_a - self.y @ x_live[:, None, :, :])
+        x_slots = self.inv_a.transpose(-2, -1) @ (z_a - self.y @ x_live[:, None, :, :])
+        # A lam unknown dead in every table is pinned (its row of H is the identity after scaling).
+        x_a = rhs[:, : a * c].clone()
+        x_a[:, self.rows] = x_slots.view(n, a * slots)[:, self.slot_rows]
         x_b = torch.zeros((n, b * c), dtype=rhs.dtype, device=rhs.device)
         x_b[:, self.cols] = x_live[..., 0]
-        return torch.cat([x_a.reshape(n, a * c), x_b], dim=1) * self.scale
+        return torch.cat([x_a, x_b], dim=1) * self.scale
 
 
 def _cholesky(matrix: torch.Tensor) -> torch.Tensor:

@@ -2,10 +2,10 @@
 
 Each per-modality representation Z_m is discretised and the BROJA PID of the empirical table p(z1, z2, y)
 is computed. Two discretisers: ``posterior`` (the default: codes of what the rows say about the label,
-either `LabelCellDiscretizer` cells of a probe's posterior split on principal components or on a
-`joint_posterior_embedding`, or `kl_kmeans` clusters of the own and joint posteriors, whichever keeps the
-joint information with the smaller table) and ``kmeans`` (normalise, PCA, k-means; it loses up to half of
-every atom, see the README's validation). Plug-in tables are biased upwards (mostly into synergy, since R
+either `LabelCellDiscretizer` cells of a probe's posterior split on principal components, or `kl_kmeans`
+clusters of the own and joint posteriors (`joint_posterior_embedding`), whichever keeps the joint
+information with the smaller table) and ``kmeans`` (normalise, PCA, k-means; it loses up to half of every
+atom, see the README's validation). Plug-in tables are biased upwards (mostly into synergy, since R
 and U depend only on the (z_m, y) marginals), so every atom is reported three ways:
 
 * ``raw``: the plug-in value;
@@ -219,24 +219,19 @@ def _posterior_codes(
 ) -> tuple[list[np.ndarray], float]:
     """Codes of both sources that keep the joint information, and what they lose (bits).
 
-    Candidates: label cells split on the principal components of the features or on the joint-posterior
-    embedding (1 to 4 splits per cell), and `kl_kmeans` codes (4 to 48 clusters) of each source's own
-    posterior p(y | z_m) (weighted as much as all references together) beside its joint posteriors
-    q(y | z_m, z_other_j) over the references j; no table of more than 4 N cells (k1 k2 |Y|) but the
-    unsplit label cells. The chosen pair is the smallest table whose Miller-Madow corrected I(C1, C2; Y) is
-    within 0.01 bit of the best candidate's. The loss is the largest
-    `discretization_loss_bits` of C1 (under p(y | z1)), C2 (under p(y | z2)) and (C1, C2) (under
+    Candidates: label cells split on the principal components of the features (1 to 4 splits per cell), and
+    `kl_kmeans` codes (4 to 48 clusters) of each source's own posterior p(y | z_m) (weighted as much as all
+    references together) beside its joint posteriors q(y | z_m, z_other_j) over the references j; no table
+    of more than 4 N cells (k1 k2 |Y|) but the unsplit label cells. The chosen pair is the smallest table
+    whose Miller-Madow corrected I(C1, C2; Y) is within 0.01 bit of the best candidate's. The loss is the
+    largest `discretization_loss_bits` of C1 (under p(y | z1)), C2 (under p(y | z2)) and (C1, C2) (under
     q(y | z1, z2))."""
     joint = joint_posterior_embedding(z1, z2, y, seed=seed)  # also checks that the rows align
     sources = (z1, z2)
     embeddings = (joint.embedding1, joint.embedding2)
     cells = [LabelCellDiscretizer(seed=seed).fit(z, y) for z in sources]
-    candidates = []
-    for space, splits in ((None, _SPLITS), (embeddings, _SPLITS[1:])):
-        split = [
-            d.split_codes(splits, z, e) for d, z, e in zip(cells, sources, space or (None, None), strict=True)
-        ]
-        candidates += [list(pair) for pair in zip(*split, strict=True)]
+    split = [d.split_codes(_SPLITS, z) for d, z in zip(cells, sources, strict=True)]
+    candidates = [list(pair) for pair in zip(*split, strict=True)]
     own = [np.exp(d.posterior_scores(z)) for d, z in zip(cells, sources, strict=True)]
     n_labels = joint.pairs.shape[1]
     budget = _CELLS_PER_SAMPLE * len(y)
