@@ -336,16 +336,16 @@ def kl_kmeans_codes(
     results = []
     for k in counts:
         centres = np.array(seeds[:k], dtype=np.float32)
-        for _ in range(max_iter):
-            codes = assigned(centres)
+        codes = assigned(centres)
+        for _ in range(max_iter):  # Lloyd's steps until no row changes its centre
             sums, sizes = _code_sums(flat, codes, len(centres))
-            moved = np.where(sizes[:, None] > 0, sums / np.maximum(sizes, 1)[:, None], centres).astype(
+            centres = np.where(sizes[:, None] > 0, sums / np.maximum(sizes, 1)[:, None], centres).astype(
                 np.float32
             )
-            if np.allclose(moved, centres, atol=1e-7):
+            moved, codes = codes, assigned(centres)
+            if np.array_equal(moved, codes):
                 break
-            centres = moved
-        results.append(np.unique(assigned(centres), return_inverse=True)[1].astype(np.int64).ravel())
+        results.append(np.unique(codes, return_inverse=True)[1].astype(np.int64).ravel())
     return results
 
 

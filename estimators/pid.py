@@ -20,9 +20,10 @@ result. Arithmetic is torch float64, batched over tables of one shape, on any de
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ _MAX_CENTRING = 50
 _KEEP_SLACK = 0.3  # a step may shrink no constraint's slack below this fraction
 _MAX_OUTER = 40
 _IPF_SWEEPS = 30
+_SCHUR_BLOCKS = 4
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,28 @@ def broja_pid_batch(
     tables: Sequence[np.ndarray] | np.ndarray,
     *,
     tol_bits: float = 1e-10,
+    resamples_of_first: bool = False,
     device: str | torch.device = "cpu",
 ) -> list[PIDResult]:
     """BROJA PID of many tables. Tables of one shape are solved together in one batched Newton loop.
 
+    `resamples_of_first=True` says the tables after the first are resamples of its rows (e.g. bootstrap
+    replicates): all of one shape, each within the first's support. The first is then solved alone and the
+    others start from its barrier centre at t = 16 m: on the PID of representations' tables a fifth to a
+    quarter fewer Newton steps, the same atoms.
     On the CPU the solve runs on one thread: its small dense operations gain little from a second one on a
     quiet machine and lose several-fold when another process competes for the cores."""
     tol_bits = check_float("tol_bits", tol_bits, 0.0, strict=True)
     if tol_bits >= 1:
         raise ValueError(f"tol_bits must be a number in (0, 1), got {tol_bits!r}")
     arrays = [_validated(t) for t in tables]
+    if resamples_of_first and arrays:
+        if len({a.shape for a in arrays}) > 1:
+            raise ValueError("resamples_of_first needs tables of one shape")
+        if any(((a > 0) & (arrays[0] == 0)).any() for a in arrays[1:]):
+            raise ValueError(
+                "resamples_of_first: a table after the first has a cell outside the first's support"
+            )
     results: list[PIDResult | None] = [None] * len(arrays)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i, a in enumerate(arrays):
@@ -96,7 +110,7 @@ def broja_pid_batch(
             batch = torch.as_tensor(
                 np.stack([arrays[i] for i in indices]), dtype=torch.float64, device=device
             )
-            for i, result in zip(indices, _solve(batch, tol_bits * LN2), strict=True):
+            for i, result in zip(indices, _solve(batch, tol_bits * LN2, resamples_of_first), strict=True):
                 results[i] = result
     return results  # type: ignore[return-value]
 
@@ -157,6 +171,16 @@ class _Point:
     def phi(self, t: torch.Tensor) -> torch.Tensor:
         return -t * self.dual - self.log_slack
 
+    def tables(self, keep: torch.Tensor) -> _Point:
+        """The point of the tables `keep` only."""
+        return _Point(*(getattr(self, f.name)[keep] for f in fields(self)))
+
+    def updated(self, keep: torch.Tensor, other: _Point) -> _Point:
+        """This point with the tables `keep` replaced by `other`'s."""
+        return _Point(
+            *(getattr(self, f.name).index_copy(0, keep, getattr(other, f.name)) for f in fields(self))
+        )
+
 
 class _Barrier:
     """The dual barrier problem of a batch: phi_t = -t * dual objective - sum log(-logsumexp).
@@ -215,6 +239,15 @@ class _Barrier:
         self.self_cross = lam_slot * n_cols + mu_column
         self.self_schur = mu_column * (n_cols + 1)
 
+    def tables(self, keep: torch.Tensor) -> _Barrier:
+        """The problem of the tables `keep` only. The index structures stay those of the whole batch: an
+        unknown dead in every kept table is pinned like any dead unknown."""
+        subset = copy.copy(self)
+        for name in ("pac", "pbc", "mask", "constrained", "m", "live", "objective"):
+            setattr(subset, name, getattr(self, name)[keep])
+        subset.n = len(keep)
+        return subset
+
     def point(self, theta: torch.Tensor) -> _Point:
         """Evaluate theta; an infeasible table gets log_slack = -inf (so phi = +inf)."""
         scores = (theta[:, self.index_a] + theta[:, self.index_b]).masked_fill(~self.mask, -math.inf)
@@ -257,13 +290,13 @@ class _Solver:
     """Solves with the Hessian H = [[Da, X], [X^T, Db]] assembled from per-(x1, x2) kernels K[x1, x2], given
     at the ordered pairs of allowed triples of each cell.
 
-    Da (lam side) and Db (mu side) are block diagonal (one |Y| x |Y| block per symbol) and X[x1, :, x2, :] is
-    K[x1, x2]. Da is eliminated block by block, leaving a Schur complement over the mu side only. Dead
-    unknowns (zero marginals) touch nothing and are pinned; the Schur complement is formed over the mu
-    unknowns live in some table of the batch only, from the live lam rows only, which is what makes the
-    sparse tables of a PID of representations cheap (most (x, y) cells are empty there). The system is
-    Jacobi-scaled (entry by entry, before assembly); a relative ridge covers the gauge lam[., y] + k_y,
-    mu[., y] - k_y, along which phi is flat and gradients vanish.
+    Da (lam side) and Db (mu side) are block diagonal (one block per symbol, over its live labels) and
+    X[x1, :, x2, :] is K[x1, x2]. Da is eliminated block by block, leaving a Schur complement over the mu
+    side only. Dead unknowns (zero marginals) touch nothing and are pinned; the Schur complement is formed
+    over the mu unknowns live in some table of the batch only, from the live lam rows only, which is what
+    makes the sparse tables of a PID of representations cheap (most (x, y) cells are empty there). The
+    system is Jacobi-scaled (entry by entry, before assembly); a relative ridge covers the gauge
+    lam[., y] + k_y, mu[., y] - k_y, along which phi is flat and gradients vanish.
     """
 
     def __init__(self, problem: _Barrier, pi: torch.Tensor, wpi: torch.Tensor, outer: torch.Tensor) -> None:
@@ -314,7 +347,14 @@ class _Solver:
         block_b = assembled(
             n_cols * n_cols, (problem.pair_schur, left_b * right_b), (problem.self_schur, wpi * triple_b**2)
         )
-        schur = block_b.view(n, n_cols, n_cols) - self.y_rows.transpose(1, 2) @ self.y_rows
+        schur = block_b.view(n, n_cols, n_cols)
+        # Db - Y^T Y, its lower triangle only (all the Cholesky factorisation reads): block row by block row,
+        # 5/8 of the full product's work.
+        for start in range(0, n_cols, -(-n_cols // _SCHUR_BLOCKS)):
+            end = min(start + -(-n_cols // _SCHUR_BLOCKS), n_cols)
+            schur[:, start:end, :end] -= (
+                self.y_rows[:, :, start:end].transpose(1, 2) @ self.y_rows[:, :, :end]
+            )
         schur.diagonal(dim1=1, dim2=2).add_(torch.where(live_b[:, self.cols], 1e-12, 1.0))
         self.chol_s = _cholesky(schur)
 
@@ -352,18 +392,25 @@ def _ratio(target: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
     return torch.where(current > 0, target / torch.where(current > 0, current, 1.0), 0.0)
 
 
-def _solve(p: torch.Tensor, tol_nats: float) -> list[PIDResult]:
+def _solve(p: torch.Tensor, tol_nats: float, resamples_of_first: bool = False) -> list[PIDResult]:
     # The Schur complement runs over the x2 side: give it the side with fewer live (x, y) cells.
     if int((p.sum(1) > 0).any(0).sum()) > int((p.sum(2) > 0).any(0).sum()):
-        return [_swapped(r) for r in _solve(p.transpose(1, 2), tol_nats)]
+        return [_swapped(r) for r in _solve(p.transpose(1, 2), tol_nats, resamples_of_first)]
     hy, i1, i2, i12 = _mutual_informations(p)
     upper = torch.minimum(i12, _conditional_independence_value(p, hy))
     lower = torch.maximum(i1, i2)
     n, a, b, c = p.shape
     if a == 1 or b == 1 or c == 1:  # the only coupling is p itself
         value, dual = i12, i12
+    elif resamples_of_first and n > 1:
+        # A resample's allowed triples are among the first table's, so the first's centres are strictly
+        # feasible for it. From the first centre on, the centres move with the table: the second is the latest
+        # from which the resamples still converge in fewer steps (measured: from the third on they take more).
+        first_value, first_dual, centre = _barrier_optimum(_Barrier(p[:1]), hy[:1], tol_nats, keep_centre=1)
+        value, dual, _ = _barrier_optimum(_Barrier(p[1:]), hy[1:], tol_nats, start=centre)
+        value, dual = torch.cat([first_value, value]), torch.cat([first_dual, dual])
     else:
-        value, dual = _barrier_optimum(_Barrier(p), hy, tol_nats)
+        value, dual, _ = _barrier_optimum(_Barrier(p), hy, tol_nats)
     value = torch.clamp(torch.minimum(value, upper), min=lower)
     gap = (value - torch.maximum(dual, lower)).clamp_min(0.0)
     i1, i2, i12, value, gap = (x.cpu().numpy() / LN2 for x in (i1, i2, i12, value, gap))
@@ -387,36 +434,71 @@ def _swapped(r: PIDResult) -> PIDResult:
 
 
 def _barrier_optimum(
-    problem: _Barrier, hy: torch.Tensor, tol_nats: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Primal value (at a coupling fitted to the marginals) and dual value of min I_q(X1,X2;Y), in nats."""
-    theta = torch.zeros(problem.live.shape, dtype=hy.dtype, device=hy.device)
-    theta[problem.live] = -(math.log(problem.c) + 1.0)
+    problem: _Barrier,
+    hy: torch.Tensor,
+    tol_nats: float,
+    keep_centre: int | None = None,
+    start: tuple[torch.Tensor, float] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, float] | None]:
+    """Primal value (at a coupling fitted to the marginals) and dual value of min I_q(X1,X2;Y), in nats, and
+    the `keep_centre`-th barrier centre (counted from 0) of the first table as (theta, t / m). `start` is such
+    a centre: every table starts from its theta at the same t / m."""
+    if start is None:
+        theta = torch.zeros(problem.live.shape, dtype=hy.dtype, device=hy.device)
+        theta[problem.live] = -(math.log(problem.c) + 1.0)
+        t = problem.m.clamp_min(1.0).clone()
+    else:
+        theta = start[0].expand(problem.n, -1).clone()
+        t = problem.m.clamp_min(1.0) * start[1]
     x = problem.point(theta)
-    t = problem.m.clamp_min(1.0).clone()
-    for _ in range(_MAX_OUTER):
-        previous = torch.full_like(t, math.inf)
-        last = bool((problem.m / t <= tol_nats).all())
-        for _ in range(_MAX_CENTRING):
-            step, decrement, solver = problem.newton_step(x, t)
-            # Centred, or in the quadratic region yet no longer converging quadratically: rounding, not
-            # curvature, now limits progress.
-            stalled = (decrement < _QUADRATIC) & (decrement > 0.25 * previous)
-            if bool(((decrement <= (_CENTRED if last else _ON_THE_WAY)) | stalled).all()):
-                break
-            x, moved = _line_search(problem, x, step, t, decrement)
-            if not bool(moved.any()):
-                break
-            previous = decrement
+    # The last t: its exact centre has a gap of m / t, 1% inside the tolerance to leave room for rounding.
+    final = 1.01 * problem.m / tol_nats
+    kept = None
+    for centre in range(_MAX_OUTER):
+        last = bool((t >= final).all())
+        x, solver = _centre(
+            problem, x, t, torch.full_like(t, math.inf), _CENTRED if last else _ON_THE_WAY, last
+        )
+        if centre == keep_centre:
+            kept = (x.theta[0].clone(), float(t[0] / problem.m[0].clamp_min(1.0)))
         if last:
             break
         # Predictor along the central path, d theta / dt = H^-1 grad(dual objective), extrapolated in 1/t
-        # (near the optimum theta(t) ~ theta* + c / t, so a step linear in t would overshoot).
-        grown = t * _BARRIER_GROWTH
-        move = (t - t / _BARRIER_GROWTH)[:, None] * solver.solve(problem.objective)
+        # (near the optimum theta(t) ~ theta* + c / t, so a step linear in t would overshoot). t grows to the
+        # final t at most: a larger last t only costs Newton steps.
+        grown = torch.minimum(t * _BARRIER_GROWTH, torch.maximum(final, t))
+        move = (t - t * t / grown)[:, None] * solver.solve(problem.objective)
         x = _predict(problem, x, move, grown)
         t = grown
-    return _coupling_information(problem.coupling(x, t), hy), hy + x.dual
+    return _coupling_information(problem.coupling(x, t), hy), hy + x.dual, kept
+
+
+def _centre(
+    problem: _Barrier, x: _Point, t: torch.Tensor, previous: torch.Tensor, tolerance: float, compact: bool
+) -> tuple[_Point, _Solver]:
+    """Damped Newton steps at t until every table's decrement is below `tolerance`; returns the point and the
+    last factorised Hessian. With `compact`, once at most half the tables still move they go on alone (and
+    the Hessian returned is theirs): the last tables to converge can take several more steps, and a step
+    costs in proportion to the tables in the batch."""
+    for _ in range(_MAX_CENTRING):
+        step, decrement, solver = problem.newton_step(x, t)
+        # Centred, or in the quadratic region yet no longer converging quadratically: rounding, not
+        # curvature, now limits progress.
+        stalled = (decrement < _QUADRATIC) & (decrement > 0.25 * previous)
+        moving = ~((decrement <= tolerance) | stalled)
+        if not bool(moving.any()):
+            break
+        x, moved = _line_search(problem, x, step, t, decrement)
+        if not bool(moved.any()):
+            break
+        previous = decrement
+        if compact and 2 * int(moving.sum()) <= len(moving):
+            keep = moving.nonzero()[:, 0]
+            centred, solver = _centre(
+                problem.tables(keep), x.tables(keep), t[keep], previous[keep], tolerance, compact
+            )
+            return x.updated(keep, centred), solver
+    return x, solver
 
 
 def _line_search(

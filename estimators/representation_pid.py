@@ -18,7 +18,8 @@ and U depend only on the (z_m, y) marginals), so every atom is reported three wa
   (`discretization_loss_bits`) with the ``posterior`` codes, since what the codes merge away is a bias
   no resampling of the codes can see.
 
-The data and its bootstrap replicates are solved in one batch, the permutation null in another.
+The data table is solved first and its bootstrap replicates start from its barrier centre
+(`broja_pid_batch(..., resamples_of_first=True)`); the permutation null is solved in a batch of its own.
 """
 
 from __future__ import annotations
@@ -44,9 +45,10 @@ from estimators.validation import check_choice, check_codes, check_float, check_
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")
 DISCRETIZERS = ("kmeans", "posterior")
 BIAS_ESTIMATES = ("permutation", "bootstrap")
-_SPLITS = (1, 2, 3, 4)
+_SPLITS = (1, 2, 3, 4, 6, 8)
 _KL_CLUSTERS = (4, 8, 16, 32, 48)
-_CELLS_PER_SAMPLE = 4  # largest table (k1 k2 |Y| cells) per sample: sparser tables bias the plug-in PID
+_REFERENCES = 16  # rows of the other source each row is paired with in the joint posterior embedding
+_SAMPLES_PER_OCCUPIED_CELL = 4  # per occupied (c1, c2, y) cell at least: sparser tables bias the plug-in
 
 
 @dataclass(frozen=True)
@@ -136,13 +138,18 @@ def table_pid(
     data_tables = [joint_table(c1, c2, y, shape=shape)] + [
         joint_table(c1[r], c2[r], y[r], shape=shape) for r in rows
     ]
-    # Two batches: a batch runs until its slowest table converges, over the union of its tables' live cells;
-    # the permuted tables fill every cell while the data and its bootstrap replicates share a sparse support.
+    # Two calls: a batch runs over the union of its tables' live cells, and the permuted tables fill every
+    # cell while the data and its bootstrap replicates share a sparse support.
     values = [
         np.array(
-            [[getattr(r, a) for a in ATOMS] for r in broja_pid_batch(batch, tol_bits=tol_bits, device=device)]
+            [
+                [getattr(r, a) for a in ATOMS]
+                for r in broja_pid_batch(
+                    batch, tol_bits=tol_bits, resamples_of_first=resampled, device=device
+                )
+            ]
         )
-        for batch in (data_tables, null_tables)
+        for batch, resampled in ((data_tables, True), (null_tables, False))
         if batch
     ]
     raw, boot = values[0][0], values[0][1:]
@@ -219,14 +226,16 @@ def _posterior_codes(
 ) -> tuple[list[np.ndarray], float]:
     """Codes of both sources that keep the joint information, and what they lose (bits).
 
-    Candidates: label cells split on the principal components of the features (1 to 4 splits per cell), and
+    Candidates: label cells split on the principal components of the features (1 to 8 splits per cell), and
     `kl_kmeans` codes (4 to 48 clusters) of each source's own posterior p(y | z_m) (weighted as much as all
-    references together) beside its joint posteriors q(y | z_m, z_other_j) over the references j; no table
-    of more than 4 N cells (k1 k2 |Y|) but the unsplit label cells. The chosen pair is the smallest table
-    whose Miller-Madow corrected I(C1, C2; Y) is within 0.01 bit of the best candidate's. The loss is the
-    largest `discretization_loss_bits` of C1 (under p(y | z1)), C2 (under p(y | z2)) and (C1, C2) (under
+    `_REFERENCES` references together) beside its joint posteriors q(y | z_m, z_other_j) over the references
+    j; no table with more than N / 4 occupied (c1, c2, y) cells but the unsplit label cells (a budget on the
+    product k1 k2 |Y| instead keeps the confidence-graded splits out of near-deterministic tables, where most
+    of the product stays empty). The chosen pair is the smallest table whose Miller-Madow corrected
+    I(C1, C2; Y) is within 0.01 bit of the best candidate's. The loss is the largest
+    `discretization_loss_bits` of C1 (under p(y | z1)), C2 (under p(y | z2)) and (C1, C2) (under
     q(y | z1, z2))."""
-    joint = joint_posterior_embedding(z1, z2, y, seed=seed)  # also checks that the rows align
+    joint = joint_posterior_embedding(z1, z2, y, n_references=_REFERENCES, seed=seed)  # checks the rows align
     sources = (z1, z2)
     embeddings = (joint.embedding1, joint.embedding2)
     cells = [LabelCellDiscretizer(seed=seed).fit(z, y) for z in sources]
@@ -234,19 +243,19 @@ def _posterior_codes(
     candidates = [list(pair) for pair in zip(*split, strict=True)]
     own = [np.exp(d.posterior_scores(z)) for d, z in zip(cells, sources, strict=True)]
     n_labels = joint.pairs.shape[1]
-    budget = _CELLS_PER_SAMPLE * len(y)
-    candidates = candidates[:1] + [c for c in candidates[1:] if _cells(c) * n_labels <= budget]
     if n_labels > 1:
         blocks = [
             np.concatenate([p[:, None], np.exp(e).reshape(len(y), -1, n_labels)], axis=1)
             for p, e in zip(own, embeddings, strict=True)
         ]
         weights = [np.r_[b.shape[1] - 1, np.ones(b.shape[1] - 1)] for b in blocks]
-        counts = [k for k in _KL_CLUSTERS if k * k * n_labels <= budget]
         clustered = [
-            kl_kmeans_codes(b, counts, weights=w, seed=seed) for b, w in zip(blocks, weights, strict=True)
+            kl_kmeans_codes(b, _KL_CLUSTERS, weights=w, seed=seed)
+            for b, w in zip(blocks, weights, strict=True)
         ]
         candidates += [list(pair) for pair in zip(*clustered, strict=True)]
+    budget = len(y) / _SAMPLES_PER_OCCUPIED_CELL
+    candidates = candidates[:1] + [c for c in candidates[1:] if len(np.unique(encode(*c, y))) <= budget]
     scored = [
         (miller_madow_mutual_information_bits(joint_table(encode(*codes), y), len(y)), codes)
         for codes in candidates

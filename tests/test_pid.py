@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 from conftest import dit_broja
 
 from estimators import broja_pid
+from estimators.information import joint_table
 from estimators.pid import broja_pid_batch
 from generators import CANONICAL, dirichlet_table
 
@@ -167,6 +170,35 @@ def test_sparse_tables_batched_with_others_match_solved_alone() -> None:
             assert value == pytest.approx(alone.atoms[name], abs=1e-8), name
         assert result.unique1 == pytest.approx(reference["unique1"], abs=1e-5)
         assert result.redundancy == pytest.approx(reference["redundancy"], abs=1e-5)
+
+
+def _bootstrap_tables(count: int) -> list[np.ndarray]:
+    """The recorded posterior codes' table (32x32x16, sparse) and `count` bootstrap replicates of its rows."""
+    recorded = np.load(Path(__file__).resolve().parent / "data/posterior_codes_bimodal_6000.npz")
+    c1, c2, y = (recorded[k].astype(np.int64) for k in ("codes1", "codes2", "labels"))
+    shape = (int(c1.max()) + 1, int(c2.max()) + 1, int(y.max()) + 1)
+    rng = np.random.default_rng(0)
+    rows = [np.arange(len(y))] + [rng.integers(len(y), size=len(y)) for _ in range(count)]
+    return [joint_table(c1[r], c2[r], y[r], shape=shape) for r in rows]
+
+
+def test_resamples_started_from_the_first_table_match_a_cold_start() -> None:
+    """Bootstrap replicates started from the data table's barrier centre reach the same atoms, certified."""
+    tables = _bootstrap_tables(4)
+    cold = broja_pid_batch(tables, tol_bits=1e-6)
+    warm = broja_pid_batch(tables, tol_bits=1e-6, resamples_of_first=True)
+    for c, w in zip(cold, warm, strict=True):
+        assert w.gap_bits <= 1e-6
+        assert w.atoms == pytest.approx(c.atoms, abs=2e-6)
+
+
+def test_resamples_of_first_rejects_tables_that_are_not_resamples() -> None:
+    data, replicate = _bootstrap_tables(1)
+    outside = np.roll(replicate, 1, axis=0)  # mass on cells the first table leaves empty
+    with pytest.raises(ValueError, match="support"):
+        broja_pid_batch([data, outside], resamples_of_first=True)
+    with pytest.raises(ValueError, match="one shape"):
+        broja_pid_batch([data, data[:-1] / data[:-1].sum()], resamples_of_first=True)
 
 
 def test_broja_is_additive_over_independent_subsystems() -> None:
