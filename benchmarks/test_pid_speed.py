@@ -67,11 +67,11 @@ def test_representation_pid_at_quick_size(benchmark, discretizer: str) -> None:
 
 def test_table_pid_on_recorded_codes(benchmark) -> None:
     """The solver alone on the real workload: the bias-corrected PID (the data + 20 bootstrap tables) of
-    recorded posterior codes (`tests/data/posterior_codes_bimodal_6000.npz`: 32x32 codes of raw `bimodal()`
-    observations at N = 6,000, 16 labels; 96% of the 16,384 cells empty)."""
+    recorded posterior codes (`tests/data/posterior_codes_bimodal_6000.npz`: the default's 48x48 codes of raw
+    `bimodal()` observations at N = 6,000, 16 labels; 97% of the 36,864 cells empty)."""
     recorded = np.load(Path(__file__).resolve().parent.parent / "tests/data/posterior_codes_bimodal_6000.npz")
     codes = [recorded[k].astype(np.int64) for k in ("codes1", "codes2", "labels")]
     result = benchmark.pedantic(table_pid, args=codes, rounds=1, iterations=1, warmup_rounds=0)
     benchmark.extra_info["tables"] = 1 + result.n_bootstrap
     benchmark.extra_info["table_shape"] = [*result.n_clusters, result.n_labels]
-    assert result.n_clusters == (32, 32) and abs(result.synergy.corrected - 0.96) < 0.1
+    assert result.n_clusters == (48, 48) and abs(result.synergy.corrected - 0.96) < 0.1
