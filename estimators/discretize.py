@@ -242,7 +242,12 @@ def joint_posterior_embedding(
         # Weight decay and a 10x step: with loud nuisance dimensions the default probe sits on the plateau
         # before an XOR is learned until early stopping ends it (0.9 bit of synergy lost at N = 6,000).
         probe = MLPClassifier(
-            (hidden,), alpha=1.0, learning_rate_init=0.01, max_iter=200, early_stopping=True, random_state=seed
+            (hidden,),
+            alpha=1.0,
+            learning_rate_init=0.01,
+            max_iter=200,
+            early_stopping=True,
+            random_state=seed,
         )
         probe.fit(np.concatenate([x1, x2], axis=1), y)
 
