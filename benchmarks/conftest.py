@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from interactions.executor import BACKENDS
-from interactions.grid import STALE_POLICIES, grid, run_grid
+from interactions.grid import STALE_POLICIES, grid, parse_seeds, run_grid
 from interactions.presets import PRESETS
 from interactions.report import reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore
@@ -22,12 +22,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--preset", default="quick", choices=sorted(PRESETS), help="grid scale (default quick)")
     group.addoption("--objectives", default="", help="comma-separated grid arms or registered objectives")
     group.addoption("--generators", default="", help="comma-separated generator presets")
-    group.addoption("--seeds", default="", help="comma-separated seeds")
+    group.addoption("--seeds", default="", help="comma-separated seeds and ranges, e.g. 0,1 or 0-4")
     group.addoption("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default cpu)")
     group.addoption(
         "--store", default="", help="SQLite results store (default: in the preset's reports folder)"
     )
     group.addoption("--force", action="store_true", help="retrain runs already in the store")
+    group.addoption(
+        "--keep-failed", action="store_true", help="keep stored failures (default: retry runs that failed)"
+    )
     group.addoption(
         "--workers", type=int, default=None, help="local worker processes (default: every usable core)"
     )
@@ -68,7 +71,7 @@ def grid_scores(request: pytest.FixtureRequest):
         opt("--preset"),
         _csv(opt("--generators")) or None,
         _csv(opt("--objectives")) or None,
-        [int(s) for s in _csv(opt("--seeds"))] or None,
+        parse_seeds(opt("--seeds")) or None,
         opt("--device"),
     )
     # The quick preset's reports are the committed ones; other presets keep theirs (and their store) apart.
@@ -85,6 +88,7 @@ def grid_scores(request: pytest.FixtureRequest):
             backend=opt("--backend"),
             ray_address=opt("--ray-address"),
             stale=opt("--stale"),
+            retry_failed=not opt("--keep-failed"),
         )
     write_reports(store, out)
     return tidy_scores(store), store.runs(), counts, specs

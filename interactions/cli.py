@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -12,10 +14,10 @@ from estimators.representation_pid import ATOMS
 from generators import available_generators
 from interactions.device import resolve_device
 from interactions.executor import BACKENDS
-from interactions.grid import ARMS, STALE_POLICIES, grid, run_grid
+from interactions.grid import ARMS, STALE_POLICIES, grid, parse_seeds, run_grid
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
-from interactions.report import reports_dir, tidy_scores, write_reports
+from interactions.report import check_reports_dir, reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore, run_id
 
 
@@ -27,6 +29,24 @@ def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return int(text)
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+_seeds.__name__ = "seeds"  # argparse names the converter in its messages
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a cluster job's time limit): handled as Ctrl-C is, finished runs kept."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _choices() -> str:
@@ -47,6 +67,11 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
+    parser.add_argument(
+        "--keep-failed",
+        action="store_true",
+        help="keep the stored failures as they are (default: retry runs that failed before)",
+    )
     parser.add_argument(
         "--workers",
         type=_positive_int,
@@ -86,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     many = commands.add_parser("grid", help="run a preset's grid into the store and write the reports", **sub)
     many.add_argument("--generators", type=_csv, default=None)
     many.add_argument("--objectives", type=_csv, default=None)
-    many.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=None)
+    many.add_argument("--seeds", type=_seeds, default=None, help="e.g. 0,1,2 or 0-4")
     many.add_argument("--reports", type=Path, default=None, help="default: the preset's reports folder")
     _grid_arguments(many)
     report = commands.add_parser("report", help="regenerate the reports from the store, without training")
@@ -94,13 +119,17 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--store", type=Path, default=None)
     report.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _command(args, parser)
     except ValueError as error:  # bad input: one line naming the problem, exit code 2
         parser.error(str(error))
-    except KeyboardInterrupt:
-        print("interrupted: finished runs are in the store; run the same command to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        how = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+        print(f"{how}: finished runs are in the store; run the same command to resume", file=sys.stderr)
+        return 143 if isinstance(interrupt, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -120,17 +149,30 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "backend": args.backend,
         "ray_address": args.ray_address,
         "stale": args.stale,
+        "retry_failed": not args.keep_failed,
     }
     if args.command == "grid":
-        specs = grid(args.preset, args.generators, args.objectives, args.seeds, args.device)
+        with warnings.catch_warnings(record=True) as notes:
+            warnings.simplefilter("always")
+            specs = grid(args.preset, args.generators, args.objectives, args.seeds, args.device)
+        for note in notes:
+            print(f"note: {note.message}", file=sys.stderr)
         store = ResultsStore(args.store)
+        reports = check_reports_dir(args.reports or folder)  # before training, not after
         counts = run_grid(specs, store, force=args.force, **execution)
-        print(f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}")
+        print(
+            f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}"
+            + (
+                f"; {counts['retried']} of these had failed before and were retried"
+                if counts["retried"]
+                else ""
+            )
+        )
         if counts["stale"]:
             print(
                 f"{counts['stale']} cached runs were computed by other code: --stale recompute retrains them"
             )
-        write_reports(store, args.reports or folder)
+        write_reports(store, reports)
         return 0
     (spec,) = grid(args.preset, [args.generator], [args.objective], [args.seed], args.device)
     store = ResultsStore(args.store)

@@ -26,7 +26,7 @@ from estimators.representation_pid import ATOMS, representation_pid
 from generators import bimodal, generator_preset
 from generators.factors import FactorGenerator
 from interactions.executor import Executor, SerialExecutor, WorkerLost
-from interactions.grid import code_fingerprint
+from interactions.fingerprint import code_fingerprint
 from interactions.report import atomic_write
 
 _PACKAGES = ("generators", "estimators")

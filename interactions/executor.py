@@ -15,12 +15,15 @@ import importlib
 import multiprocessing
 import os
 import signal
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from estimators.threads import usable_cores
@@ -51,6 +54,31 @@ class SerialExecutor:
     ) -> Iterator[tuple[int, Any]]:
         for index, item in enumerate(items):
             yield index, function(item)
+
+
+class MissingMainGuard(RuntimeError):
+    """A script started a pooled grid at import time: each spawned worker, importing the script, would
+    start the grid again."""
+
+
+_GUARD_FILE = "INTERACTIONS_MAIN_GUARD_FILE"  # where a worker that found no main guard says so
+
+
+def guard_main() -> None:
+    """Refuse to start a grid while this process is a spawned worker still importing the driver's script
+    (the script has no `if __name__ == "__main__":` guard): say so to the driver, which then raises
+    `MissingMainGuard` instead of reporting dead workers."""
+    if not getattr(multiprocessing.current_process(), "_inheriting", False):
+        return
+    script = getattr(sys.modules.get("__mp_main__"), "__file__", None) or "the calling script"
+    message = (
+        f'{script} starts a grid when imported: put the call under `if __name__ == "__main__":`, since '
+        "each pool worker is a fresh Python process that imports that script"
+    )
+    if os.environ.get(_GUARD_FILE):
+        with open(os.environ[_GUARD_FILE], "w") as file:
+            file.write(message)
+    raise MissingMainGuard(message)
 
 
 def _init_worker(modules: tuple[str, ...]) -> None:
@@ -95,6 +123,22 @@ class LocalPoolExecutor:
     def map_unordered(
         self, function: Callable[[Any], Any], items: Sequence[Any]
     ) -> Iterator[tuple[int, Any]]:
+        handle, guard_file = tempfile.mkstemp(prefix="interactions-guard-")
+        os.close(handle)
+        previous = os.environ.get(_GUARD_FILE)
+        os.environ[_GUARD_FILE] = guard_file  # spawned workers inherit it
+        try:
+            yield from self._map(function, items, Path(guard_file))
+        finally:
+            if previous is None:
+                os.environ.pop(_GUARD_FILE, None)
+            else:
+                os.environ[_GUARD_FILE] = previous
+            os.unlink(guard_file)
+
+    def _map(
+        self, function: Callable[[Any], Any], items: Sequence[Any], guard_file: Path
+    ) -> Iterator[tuple[int, Any]]:
         queue = list(range(len(items)))
         suspects: list[int] = []  # in flight when a worker died: each is retried alone
         while queue or suspects:
@@ -122,10 +166,14 @@ class LocalPoolExecutor:
                             yield index, future.result()
                         except BrokenProcessPool:
                             lost = True
+                            if guard_file.stat().st_size:
+                                raise MissingMainGuard(guard_file.read_text()) from None
                             if alone:
                                 yield index, WorkerLost("its worker process died (killed or crashed)")
                             else:
                                 suspects.append(index)
+                    if lost and guard_file.stat().st_size:
+                        raise MissingMainGuard(guard_file.read_text())
                     if lost:
                         suspects.extend(running.values())  # the pool is broken: everything in flight
                         running.clear()
@@ -167,6 +215,7 @@ class RayExecutor:
         num_gpus: float = 0,
         max_retries: int = 2,
         modules: Sequence[str] = (),
+        setup: Callable[[], None] | None = None,
     ) -> None:
         try:
             import ray  # noqa: F401  (an optional extra)
@@ -177,6 +226,7 @@ class RayExecutor:
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.num_cpus, self.num_gpus, self.max_retries = num_cpus, num_gpus, max_retries
         self.modules = tuple(modules)
+        self.setup = setup
 
     def map_unordered(
         self, function: Callable[[Any], Any], items: Sequence[Any]
@@ -191,12 +241,18 @@ class RayExecutor:
                     object_store_memory=256 * 2**20,
                     runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(_python_path())}},
                 )
+            on_sigterm = signal.getsignal(signal.SIGTERM)
             ray.init(**options, log_to_driver=False)
+            if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+                # Ray's core replaces the process's SIGTERM handler with a stack dump; keep the caller's.
+                signal.signal(signal.SIGTERM, on_sigterm)
         try:
             task = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=self.max_retries)(
                 _call_with_modules
             )
-            pending = {task.remote(function, item, self.modules): i for i, item in enumerate(items)}
+            pending = {
+                task.remote(function, item, self.modules, self.setup): i for i, item in enumerate(items)
+            }
             try:
                 while pending:
                     done, _ = ray.wait(list(pending), num_returns=1)
@@ -213,15 +269,17 @@ class RayExecutor:
                 ray.shutdown()
 
 
-def _call_with_modules(function: Callable[[Any], Any], item: Any, modules: tuple[str, ...]) -> Any:
+def _call_with_modules(
+    function: Callable[[Any], Any], item: Any, modules: tuple[str, ...], setup: Callable[[], None] | None
+) -> Any:
     for module in modules:
         importlib.import_module(module)
+    if setup is not None:
+        setup()
     return function(item)
 
 
 def _python_path() -> list[str]:
-    import sys
-
     return [os.path.abspath(p or os.getcwd()) for p in sys.path]
 
 
@@ -232,14 +290,17 @@ def make_executor(
     ray_address: str | None = None,
     num_gpus: float = 0,
     modules: Sequence[str] = (),
+    setup: Callable[[], None] | None = None,
 ) -> Executor:
-    """The executor for `backend`: `local` with `workers == 1` runs in this process."""
+    """The executor for `backend`: `local` with `workers == 1` runs in this process. `modules` are imported
+    in each worker, and Ray tasks call `setup()` first (e.g. to register the calling script's plug-ins,
+    shipped by value)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if workers is not None and (isinstance(workers, bool) or int(workers) != workers or workers < 1):
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     if backend == "ray":
-        return RayExecutor(ray_address, num_gpus=num_gpus, modules=modules)
+        return RayExecutor(ray_address, num_gpus=num_gpus, modules=modules, setup=setup)
     if workers == 1:
         return SerialExecutor()
     return LocalPoolExecutor(workers, modules)

@@ -1,22 +1,27 @@
 """The benchmark grid: generator presets x objectives x seeds, each run trained once and scored.
 
 A run's full configuration is hashed into its store key, so finished runs are reused, a diverging or
-crashing run is recorded as failed with its reason, and an interrupted grid resumes where it stopped. Runs
-are spread over an executor (`interactions.executor`: this process, a local process pool, or Ray); each run
-is a pure function of its spec and runs on one thread, so its scores do not depend on where it ran.
+crashing run is recorded as failed with its reason (and retried by the next grid, since its cause may have
+been fixed), and an interrupted grid resumes where it stopped. Runs are spread over an executor
+(`interactions.executor`: this process, a local process pool, or Ray); each run is a pure function of its
+spec (`interactions.scoring.run_one`) and runs on one thread, so its scores do not depend on where it ran.
+This module only schedules and records runs: editing it leaves stored runs current.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
 import platform
+import re
 import subprocess
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
-from functools import cache
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,118 +29,45 @@ import torch
 from tqdm.auto import tqdm
 
 import interactions
-from estimators.probes import probe_score
-from estimators.representation_pid import ATOMS, representation_pid
 from estimators.threads import one_thread, thread_counts
 from estimators.validation import check_int
 from generators import available_generators, generator_preset
-from generators.registry import Generator
-from interactions.augment import LIGHT_CROP, ImageAugment
-from interactions.executor import SerialExecutor, WorkerLost, make_executor
-from interactions.extract import extract
-from interactions.models import ModelConfig
-from interactions.objectives import build_objective, objective_class
+from generators.registry import GeneratorPreset, register_generator
+from interactions.device import resolve_device
+from interactions.executor import SerialExecutor, WorkerLost, guard_main, make_executor
+from interactions.fingerprint import code_fingerprint, is_stale, plugin_fingerprint
+from interactions.objectives import available_objectives, objective_class, register_objective
 from interactions.presets import Preset
 from interactions.presets import preset as resolve_preset
+from interactions.scoring import ARMS, SCORING_VERSION, RunSpec, run_one
 from interactions.store import ResultsStore, run_id
-from interactions.train import Resume, TrainConfig, TrainingDiverged, read_training_state, train
+from interactions.train import TrainingDiverged
 
-SCORING_VERSION = 3  # bump when scoring changes, so that stored runs are recomputed
-
-# Grid arm -> (registered objective, architecture its score is compared with at initialisation).
-ARMS = {
-    "comm": ("comm", "fused"),
-    "comm_fused": ("comm", "fused"),
-    "cross": ("cross", "encoders"),
-    "cross_self": ("cross_self", "encoders"),
-    "supervised": ("supervised", "fused"),
-    "cmc": ("cmc", "encoders"),
-    "factorcl": ("factorcl", "encoders"),
-    "infmasking": ("infmasking", "fused"),
-    "random_fused": ("random", "fused"),
-    "random_encoders": ("random", "encoders"),
-}
-
-
-def arm_objective(arm: str, generator: Generator) -> tuple[str, dict]:
-    """The registered objective and options of a grid arm; any other name is a registered objective."""
-    if arm not in ARMS:
-        return arm, {}
-    name, architecture = ARMS[arm]
-    if arm == "comm_fused":
-        return name, {"weights": [0.0] * generator.n_modalities + [1.0]}
-    if arm == "supervised":
-        task = generator.joint_task
-        return name, {"task": task, "n_classes": generator.truth(task).n_classes}
-    if name == "random":
-        return name, {"architecture": architecture}
-    return name, {}
+__all__ = [
+    "ARMS",
+    "SCORING_VERSION",
+    "STALE_POLICIES",
+    "RunOutcome",
+    "RunSpec",
+    "code_fingerprint",
+    "execute",
+    "grid",
+    "is_stale",
+    "parse_seeds",
+    "partial_dir",
+    "run_grid",
+    "truth_table",
+]
+STALE_POLICIES = ("keep", "recompute")
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    generator: str
-    arm: str
-    seed: int
-    preset: Preset
-    device: str = "auto"
-    partial: str | None = None  # where the run keeps its training state between checkpoints (not in the key)
-
-    @property
-    def is_image(self) -> bool:
-        return generator_preset(self.generator).is_image
-
-    @property
-    def scale(self) -> Preset:
-        """The preset's sizes for this run's generator (its image scale for an image generator)."""
-        if self.preset.images is not None and self.is_image:
-            return self.preset.images
-        return self.preset
-
-    def build_generator(self) -> Generator:
-        return generator_preset(self.generator).build(self.scale.image_size)
-
-    def model(self) -> ModelConfig:
-        overrides = dict(self.scale.image_model) if self.is_image else {}
-        return ModelConfig(**{**generator_preset(self.generator).model, **overrides})
-
-    def train_config(self) -> TrainConfig:
-        p = self.scale
-        return TrainConfig(
-            epochs=p.epochs,
-            batch_size=p.batch_size,
-            lr=p.lr,
-            weight_decay=p.weight_decay,
-            seed=self.seed,
-            device=self.device,
-            **({"augment": ImageAugment(), "light_augment": LIGHT_CROP} if self.is_image else {}),
-        )
-
-    def config(self) -> dict:
-        """Everything that determines the run's scores (the device does not enter the key)."""
-        generator = self.build_generator()
-        name, options = arm_objective(self.arm, generator)
-        train_cfg = asdict(self.train_config())
-        train_cfg.pop("device")
-        train_cfg.pop("progress")
-        scoring = {
-            k: v
-            for k, v in asdict(self.scale).items()
-            if k not in ("name", "generators", "objectives", "seeds", "images")
-        }
-        return {
-            "generator": {"preset": self.generator, **generator.config()},
-            "objective": {
-                "arm": self.arm,
-                "name": name,
-                "options": options,
-                "trains_on": list(objective_class(name).trains_on),
-            },
-            "model": asdict(self.model()),
-            "train": train_cfg,
-            "scoring": {**scoring, "version": SCORING_VERSION},
-            "seed": self.seed,
-        }
+def _unique(knob: str, values: Sequence) -> tuple:
+    """`values` without repeats, in order; a repeat is merged with a warning naming it."""
+    seen = dict.fromkeys(values)
+    repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+    if repeated:
+        warnings.warn(f"{knob}: {', '.join(repeated)} given more than once; each runs once", stacklevel=3)
+    return tuple(seen)
 
 
 def grid(
@@ -146,106 +78,41 @@ def grid(
     device: str = "auto",
 ) -> list[RunSpec]:
     """Run specs of a preset, optionally narrowed (or extended by registered objectives and generator
-    presets). Every objective of a generator and seed sees the same data (paired comparisons)."""
+    presets). Every objective of a generator and seed sees the same data (paired comparisons). A repeated
+    generator, objective or seed is merged with a warning."""
     preset = resolve_preset(preset)
     for knob, selection in (("generators", generators), ("objectives", objectives), ("seeds", seeds)):
         if selection is not None and len(selection) == 0:
             raise ValueError(f"{knob} must name at least one, got an empty selection")
-    gens = tuple(generators) if generators is not None else preset.generators
+    gens = _unique("generators", generators) if generators is not None else preset.generators
     for g in gens:
         if g not in available_generators():
             raise ValueError(f"generators must be among {', '.join(available_generators())}, got {g!r}")
-    arms = tuple(objectives) if objectives is not None else preset.objectives
+    arms = _unique("objectives", objectives) if objectives is not None else preset.objectives
     for arm in arms:
-        if arm not in ARMS:
-            objective_class(arm)  # a registered (or plug-in) objective, else ValueError naming the choices
-    seeds = [check_int("seeds", s, 0) for s in (seeds if seeds is not None else preset.seeds)]
-    return [RunSpec(g, a, s, preset, device) for g in gens for a in arms for s in seeds]
-
-
-def _probe_rows(kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test, tasks, epoch, seed) -> list:
-    rows = []
-    for task in tasks:
-        score = probe_score(kind, train_z, train.labels[task], test_z, test.labels[task], seed=seed)
-        rows += [(task, kind, metric, epoch, value) for metric, value in score.as_dict().items()]
-    return rows
-
-
-def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
-    """Train and score one run: (score rows, training seconds)."""
-    gen = spec.build_generator()
-    p = spec.scale
-    pretrain = gen.sample(p.n_pretrain, seed=spec.seed, split="pretrain")
-    probe_train = gen.sample(p.n_probe_train, seed=spec.seed, split="train")
-    probe_test = gen.sample(p.n_probe_test, seed=spec.seed, split="test")
-    name, options = arm_objective(spec.arm, gen)
-    dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in pretrain.modalities]
-    objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)
-    tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]
-    rows: list[tuple] = []
-
-    info_tasks = [t for t in tasks if t != "all"]
-
-    def checkpoint(epoch: int, obj) -> None:
-        """Learning dynamics: linear probes of the information types, and the PID, at a few epochs. The last
-        epoch's are the final scores, copied below rather than computed twice."""
-        if epoch in p.checkpoints and epoch != p.epochs:
-            z_train, z_test = extract(obj, probe_train)[0], extract(obj, probe_test)[0]
-            rows.extend(
-                _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, spec.seed)
+        if arm not in ARMS and arm not in available_objectives():
+            raise ValueError(
+                f"objective must be one of the grid arms ({', '.join(ARMS)}) or a registered objective "
+                f"({', '.join(available_objectives())}), got {arm!r}"
             )
-            rows.extend(_pid_rows(spec, gen, obj, epoch))
-
-    resume, state = None, None
-    if spec.partial is not None and objective.trainable:
-
-        def progress() -> dict:  # saved with the training state at each checkpoint
-            return {"rows": rows, "code": code_fingerprint()}
-
-        resume = Resume(Path(spec.partial), frozenset(p.checkpoints), progress)
-        state = read_training_state(resume.path)
-        if state is not None and state["extra"]["code"] != code_fingerprint():
-            resume.path.unlink()  # saved by other code: train from the start
-            state = None
-    if state is not None:
-        rows.extend(tuple(row) for row in state["extra"]["rows"])
-    elif objective.trainable:
-        checkpoint(0, objective)
-    trained = train(objective, pretrain, spec.train_config(), lambda e, obj: checkpoint(e + 1, obj), resume)
-    seconds = trained.seconds
-    z_train, z_test = extract(objective, probe_train)[0], extract(objective, probe_test)[0]
-    final: list[tuple] = []
-    for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
-        final += _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, spec.seed)
-    final += _pid_rows(spec, gen, objective, None)
-    if objective.trainable and p.epochs in p.checkpoints:
-        last = [r for r in final if r[1] == "pid" or (r[1] == "linear" and r[0] in info_tasks)]
-        rows += [(task, probe, metric, p.epochs, value) for task, probe, metric, _, value in last]
-    return rows + final, seconds
+    seeds = [check_int("seeds", s, 0) for s in (seeds if seeds is not None else preset.seeds)]
+    return [RunSpec(g, a, s, preset, device) for g in gens for a in arms for s in _unique("seeds", seeds)]
 
 
-def _pid_rows(spec: RunSpec, gen: Generator, objective, epoch: int | None) -> list[tuple]:
-    """Bias-corrected PID of (modality-1 representation, the other modalities' representations; the
-    generator's joint task: `all` for the factor generators)."""
-    p = spec.scale
-    sample = gen.sample(p.n_pid, seed=spec.seed, split="val")
-    _, per_modality = extract(objective, sample)
-    rest = np.concatenate(per_modality[1:], axis=1)
-    result = representation_pid(
-        per_modality[0],
-        rest,
-        sample.labels[gen.joint_task],
-        n_permutations=p.n_permutations,
-        n_bootstrap=p.n_bootstrap,
-        seed=spec.seed,
-    )
-    rows = []
-    for atom in ATOMS:
-        estimate = result.atoms[atom]
-        for kind in ("corrected", "raw", "bias", "low", "high"):
-            rows.append((gen.joint_task, "pid", f"{atom}_{kind}", epoch, getattr(estimate, kind)))
-    rows.append((gen.joint_task, "pid", "discretization_loss_bits", epoch, result.discretization_loss_bits))
-    return rows
+def parse_seeds(text: str) -> list[int]:
+    """Seeds from the command line: comma-separated integers and ranges, e.g. `0-4` or `0,2,5-7`."""
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+        if match is None or (match[2] is not None and int(match[2]) < int(match[1])):
+            raise ValueError(
+                f"seeds must be integers >= 0 or ranges such as 0-4, comma-separated, got {part!r}"
+            )
+        first = int(match[1])
+        seeds += range(first, int(match[2] or first) + 1)
+    return seeds
 
 
 @dataclass(frozen=True)
@@ -259,9 +126,31 @@ class RunOutcome:
     meta: dict
 
 
+_DEVICE_LOST = re.compile(r"no CUDA GPUs|CUDA (error|driver)|device.*(not available|unavailable)", re.I)
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line naming why a run failed, and where: a full disk, a device that went away, a run that called
+    `sys.exit`, or the error's type and message."""
+    if isinstance(error, TrainingDiverged):
+        return " ".join(str(error).split())
+    frames = traceback.extract_tb(error.__traceback__)
+    at = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    message = " ".join(str(error).split())
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return f"disk full: {message}{at}; free some space, then run the grid again"
+    if isinstance(error, SystemExit):
+        return f"the run called sys.exit({error.code!r}){at}"
+    if isinstance(error, torch.cuda.OutOfMemoryError):
+        return f"device out of memory: {message}{at}"
+    if isinstance(error, RuntimeError) and _DEVICE_LOST.search(message):
+        return f"device unavailable: {message}{at}"
+    return f"{type(error).__name__}: {message}{at}"
+
+
 def execute(spec: RunSpec) -> RunOutcome:
-    """Run one spec on one thread, catching its failure: a diverging loss or any other error becomes a
-    failed outcome with its reason (the grid goes on). Ctrl-C is not caught."""
+    """Run one spec on one thread, catching its failure: a diverging loss, any other error or a plug-in's
+    `sys.exit` becomes a failed outcome with its reason (the grid goes on). Ctrl-C is not caught."""
     meta = {
         "host": platform.node(),
         "python": platform.python_version(),
@@ -272,47 +161,9 @@ def execute(spec: RunSpec) -> RunOutcome:
         meta["threads"] = thread_counts()
         try:
             rows, seconds = run_one(spec)
-        except TrainingDiverged as error:
-            return RunOutcome([], None, "failed", str(error), meta)
-        except Exception as error:  # a bug or a bad plug-in must not stop the grid: record it
-            where = traceback.extract_tb(error.__traceback__)[-1]
-            reason = f"{type(error).__name__}: {error} ({Path(where.filename).name}:{where.lineno})"
-            return RunOutcome([], None, "failed", reason, meta)
+        except (Exception, SystemExit) as error:  # a bug or a bad plug-in must not stop the grid
+            return RunOutcome([], None, "failed", failure_reason(error), meta)
     return RunOutcome(rows, seconds, "done", None, meta)
-
-
-# Modules that cannot change a run's scores: how runs are scheduled, stored and reported, and the presets,
-# whose sizes enter every run's configuration (and so its key) anyway.
-_NOT_SCORING = {"report.py", "cli.py", "store.py", "executor.py", "presets.py"}
-STALE_POLICIES = ("keep", "recompute")
-
-
-@cache
-def code_fingerprint(packages: tuple[str, ...] = ("generators", "estimators", "interactions")) -> str:
-    """A hash of everything that determines a run's scores besides its configuration: the source of the
-    generators, estimators and harness (not the report, CLI, store, executor or presets) and the versions of
-    torch, numpy, scipy and scikit-learn. Stored with every run; a run stored under another fingerprint is
-    stale.
-    `packages` narrows it to what a result depends on (e.g. the estimator validation: no harness)."""
-    import scipy
-    import sklearn
-
-    digest = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
-            if path.name not in _NOT_SCORING:
-                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
-    for module in (torch, np, scipy, sklearn):
-        digest.update(f"{module.__name__}={module.__version__}".encode())
-    return digest.hexdigest()[:16]
-
-
-def is_stale(meta: str | dict | None) -> bool:
-    """Whether a stored run's metadata (JSON or dict) names another code fingerprint, or none."""
-    if isinstance(meta, str):
-        meta = json.loads(meta)
-    return not meta or meta.get("code") != code_fingerprint()
 
 
 def _git_commit() -> str | None:
@@ -330,19 +181,78 @@ def _git_commit() -> str | None:
     return commit if out.returncode == 0 and commit else None
 
 
-def _plugin_modules(specs: Sequence[RunSpec]) -> list[str]:
+def _worker_modules(specs: Sequence[RunSpec]) -> list[str]:
     """Modules that registered the specs' objectives and generator presets outside this project, for
-    workers that do not share the driver's registries."""
-    modules = {objective_class(ARMS.get(s.arm, (s.arm,))[0]).__module__ for s in specs}
-    modules |= {generator_preset(s.generator).factory.__module__ for s in specs}
-    own = ("interactions.", "generators.", "estimators.")
-    return sorted(m for m in modules if not m.startswith(own) and m != "__main__")
+    workers that do not share the driver's registries (the calling script's own, `__main__`, excluded: a
+    pool worker runs it again, and Ray gets its plug-ins by value, `_main_plugins`)."""
+    modules = {m for spec in specs for m in spec.plugin_modules()}
+    return sorted(modules - {"__main__", "__mp_main__"})
+
+
+def _main_plugins(specs: Sequence[RunSpec]) -> tuple[dict[str, type], tuple[GeneratorPreset, ...]]:
+    """Objectives and generator presets that the calling script registered itself (module `__main__`)."""
+    objectives = {}
+    for spec in specs:
+        name = ARMS.get(spec.arm, (spec.arm,))[0]
+        if objective_class(name).__module__ == "__main__":
+            objectives[name] = objective_class(name)
+    presets = {s.generator: generator_preset(s.generator) for s in specs}.values()
+    return objectives, tuple(p for p in presets if p.factory.__module__ == "__main__")
+
+
+def register_plugins(objectives: dict[str, type], presets: tuple[GeneratorPreset, ...]) -> None:
+    """Register the calling script's plug-ins in a Ray worker (unless it already has them)."""
+    for name, cls in objectives.items():
+        if name not in available_objectives():
+            register_objective(name)(cls)
+    for preset in presets:
+        if preset.name not in available_generators():
+            register_generator(preset)
 
 
 def partial_dir(store: ResultsStore) -> Path:
     """Where a store's unfinished runs keep their training state: `<store stem>.partial/` beside it, one
     file per run key, removed when the run is recorded."""
     return store.path.parent / f"{store.path.stem}.partial"
+
+
+def scale_sizes(preset: Preset) -> list[dict]:
+    """The sizes a preset trains and scores its runs at, as runs store them (`config()["scoring"]`, less
+    the scoring version): its vector scale, then its image scale if it has one."""
+    scales = [preset] if preset.images is None else [preset, preset.images]
+    return [json.loads(json.dumps(RunSpec.scale_config(scale))) for scale in scales]
+
+
+def _check_one_scale(specs: Sequence[RunSpec], store: ResultsStore) -> None:
+    """Refuse a grid that would mix scales in `store`: specs of several presets, or of another preset (or
+    other sizes of the same one) than the store's runs. A store remembers its preset on first use; an older
+    store's runs are checked against the specs' preset instead."""
+    presets = {spec.preset for spec in specs}
+    if len(presets) > 1:
+        names = ", ".join(sorted(repr(p.name) for p in presets))
+        raise ValueError(f"one grid runs one preset, got specs of {names}")
+    (preset,) = presets
+    sizes = scale_sizes(preset)
+    scale = {"preset": preset.name, "sizes": hashlib.sha256(json.dumps(sizes).encode()).hexdigest()[:16]}
+    if store.scale() is None:  # a new store, or one written before stores remembered their scale
+        for _, run in store.runs().iterrows():
+            stored = json.loads(run["config"])["scoring"]
+            stored.pop("version", None)
+            if stored not in sizes:
+                raise ValueError(
+                    f"results store {store.path} holds runs at another scale than preset {preset.name!r} "
+                    f"(e.g. {run['generator']} / {run['objective']} / seed {run['seed']}: "
+                    f"{stored.get('n_pretrain')} samples, {stored.get('epochs')} epochs): "
+                    "pass another --store, so that one report never compares runs of two scales"
+                )
+    held = store.claim_scale(scale)
+    if held != scale:
+        other = "other sizes of the same preset" if held["preset"] == preset.name else "another preset"
+        raise ValueError(
+            f"results store {store.path} holds preset {held['preset']!r} runs; this grid is preset "
+            f"{preset.name!r} ({other}): pass another --store, so that one report never compares runs of "
+            "two scales (by default each preset has its own: reports/<preset>/results.sqlite)"
+        )
 
 
 def run_grid(
@@ -355,45 +265,69 @@ def run_grid(
     backend: str = "local",
     ray_address: str | None = None,
     stale: str = "keep",
+    retry_failed: bool = True,
 ) -> dict[str, int]:
     """Run every spec not yet in the store (all of them with `force`); returns counts by outcome.
 
-    A stored run computed by other code (`code_fingerprint`) is kept and counted as `stale` by default;
-    `stale="recompute"` trains it again.
+    A run that failed before is retried (`retried` counts them; `retry_failed=False` keeps the failures).
+    A stored run computed by other code (`interactions.fingerprint`: this project's scoring code, or a
+    plug-in module it used) is kept and counted as `stale` by default; `stale="recompute"` trains it again.
+    Before anything runs, every device is checked and the store must hold runs of the specs' preset only.
 
     `backend="local"` runs `workers` processes (default: every usable core; 1 runs in this process);
     `backend="ray"` runs Ray tasks (one CPU each, one GPU each on CUDA). The driver alone writes the store,
     one transaction per run as results arrive, so a killed grid loses only the runs in flight.
     """
+    guard_main()
     if stale not in STALE_POLICIES:
         raise ValueError(f"stale must be one of {', '.join(map(repr, STALE_POLICIES))}, got {stale!r}")
-    counts = {"trained": 0, "cached": 0, "failed": 0, "stale": 0}
-    todo: list[tuple[RunSpec, str, dict]] = []
+    counts = {"trained": 0, "cached": 0, "failed": 0, "stale": 0, "retried": 0}
+    if not specs:
+        return counts
+    for device in sorted({spec.device for spec in specs}):
+        resolve_device(device)
+    _check_one_scale(specs, store)
+    todo: dict[str, tuple[RunSpec, dict]] = {}
+    failed_before: list[str] = []
     for spec in specs:
         config = spec.config()
         key = run_id(config)
+        if key in todo:
+            continue
         stored = None if force else store.run(key)
-        if stored is not None and is_stale(stored["meta"]) and stale == "recompute":
+        if stored is not None and stored["status"] == "failed" and retry_failed:
+            failed_before.append(f"{_label(spec)} ({stored['reason']})")
+            stored = None
+        elif stored is not None and stale == "recompute" and is_stale(stored["meta"], spec):
             stored = None
         if stored is None:
-            todo.append((spec, key, config))
+            todo[key] = (spec, config)
         else:
             counts["cached"] += 1
-            counts["stale"] += is_stale(stored["meta"])
+            counts["stale"] += is_stale(stored["meta"], spec)
+    counts["retried"] = len(failed_before)
+    if log is not None and failed_before:
+        print(f"[grid] retrying {len(failed_before)} runs that failed before: " + "; ".join(failed_before),
+              file=log, flush=True)  # fmt: skip
     if not todo:
         return counts
-    partial = partial_dir(store)
+    states = partial_dir(store)
     if force:
-        for _, key, _ in todo:
-            (partial / f"{key}.pt").unlink(missing_ok=True)
-    todo = [(replace(spec, partial=str(partial / f"{key}.pt")), key, config) for spec, key, config in todo]
-    cuda = any(spec.device.startswith("cuda") for spec, _, _ in todo)
+        for key in todo:
+            (states / f"{key}.pt").unlink(missing_ok=True)
+    runs = [
+        (replace(spec, partial=str(states / f"{key}.pt")), key, config)
+        for key, (spec, config) in todo.items()
+    ]
+    cuda = any(spec.device.startswith("cuda") for spec, _, _ in runs)
+    specs_todo = [spec for spec, _, _ in runs]
     executor = make_executor(
         backend,
-        1 if workers is None and len(todo) == 1 else workers,
+        1 if workers is None and len(runs) == 1 else workers,
         ray_address=ray_address,
         num_gpus=1 if cuda else 0,
-        modules=_plugin_modules([spec for spec, _, _ in todo]),
+        modules=_worker_modules(specs_todo),
+        setup=functools.partial(register_plugins, *_main_plugins(specs_todo)) if backend == "ray" else None,
     )
     driver = {
         "backend": "serial" if isinstance(executor, SerialExecutor) else backend,
@@ -402,15 +336,16 @@ def run_grid(
         "code": code_fingerprint(),
     }
     show = log is not None and hasattr(log, "isatty") and log.isatty()
-    bar = tqdm(total=len(specs), initial=counts["cached"], desc="grid", unit="run", disable=not show)
+    bar = tqdm(total=len(todo) + counts["cached"], initial=counts["cached"], desc="grid", unit="run",
+               disable=not show)  # fmt: skip
     say = tqdm.write if show else (lambda text: print(text, file=log, flush=True))
     try:
-        for index, outcome in executor.map_unordered(execute, [spec for spec, _, _ in todo]):
-            spec, key, config = todo[index]
+        for index, outcome in executor.map_unordered(execute, specs_todo):
+            spec, key, config = runs[index]
             lost = isinstance(outcome, WorkerLost)
             if lost:
                 outcome = RunOutcome([], None, "failed", outcome.reason, {})
-            meta = {**outcome.meta, **driver}
+            meta = {**outcome.meta, **driver, "plugins": plugin_fingerprint(spec.plugin_modules())}
             store.record(
                 key,
                 config,
@@ -422,13 +357,12 @@ def run_grid(
             )
             if not lost:  # a lost worker's run resumes from its training state next time
                 Path(spec.partial).unlink(missing_ok=True)
-            label = f"{spec.generator} / {spec.arm} / seed {spec.seed}"
             if outcome.status == "done":
                 counts["trained"] += 1
-                message = f"[grid] {label}: done in {outcome.seconds:.1f} s"
+                message = f"[grid] {_label(spec)}: done in {outcome.seconds:.1f} s"
             else:
                 counts["failed"] += 1
-                message = f"[grid] {label}: failed ({outcome.reason})"
+                message = f"[grid] {_label(spec)}: failed ({outcome.reason})"
             if log is not None:
                 say(message)
             bar.set_postfix(finished=counts["trained"], cached=counts["cached"], failed=counts["failed"])
@@ -436,6 +370,10 @@ def run_grid(
     finally:
         bar.close()
     return counts
+
+
+def _label(spec: RunSpec) -> str:
+    return f"{spec.generator} / {spec.arm} / seed {spec.seed}"
 
 
 def truth_table(generators: Sequence[str]) -> list[dict]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -38,7 +40,12 @@ CREATE TABLE IF NOT EXISTS scores (
     value REAL
 );
 CREATE INDEX IF NOT EXISTS scores_run ON scores(run_id);
+CREATE TABLE IF NOT EXISTS info (  -- what the store holds as a whole, e.g. the scale of its runs
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL            -- JSON
+);
 """
+BUSY_SECONDS = 60.0  # how long to wait for another process that holds the store locked
 
 
 class StoreError(ValueError):
@@ -61,33 +68,74 @@ class ResultsStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreError(f"results store {self.path}: cannot create its folder ({error})") from None
-        with self._connection() as db:
-            db.executescript(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            if "meta" not in columns:  # a store written before run metadata was kept
-                db.execute("ALTER TABLE runs ADD COLUMN meta TEXT")
+        # Another process may be creating the same store this instant: switching to WAL takes a lock that
+        # SQLite's busy timeout does not wait for, so wait here instead.
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                with self._connection(translate=False) as db:
+                    db.execute("PRAGMA journal_mode=WAL")  # kept in the file: set once, here
+                    db.executescript(SCHEMA)
+                    columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+                    if "meta" not in columns:  # a store written before run metadata was kept
+                        db.execute("ALTER TABLE runs ADD COLUMN meta TEXT")
+                break
+            except sqlite3.Error as error:
+                if not _is_busy(error) or time.monotonic() > deadline:
+                    raise self._error(error) from None
+                time.sleep(0.02 + 0.08 * random.random())
 
     @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        """A connection whose SQLite errors name this store's file and say what to do."""
+    def _connection(self, translate: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction (all or nothing) whose SQLite errors name this store's file and
+        say what to do (`translate`)."""
         try:
-            db = sqlite3.connect(self.path, timeout=60)
+            db = sqlite3.connect(self.path, timeout=BUSY_SECONDS)
         except sqlite3.Error as error:
             raise StoreError(f"results store {self.path}: cannot open it ({error})") from None
         try:
-            with db:  # one transaction: all or nothing
-                db.execute("PRAGMA journal_mode=WAL")
+            with db:
                 yield db
         except sqlite3.Error as error:
-            hint = (
-                "its folder or file is read-only: pass a writable --store"
-                if "readonly" in str(error) or "read-only" in str(error)
-                else "it is not a readable results store (corrupted or truncated?): move it away or pass "
-                "another --store"
-            )
-            raise StoreError(f"results store {self.path}: {error}; {hint}") from None
+            if not translate:
+                raise
+            raise self._error(error) from None
         finally:
             db.close()
+
+    def _error(self, error: sqlite3.Error) -> StoreError:
+        """What went wrong and what to do, calling the store damaged only when SQLite found it so."""
+        text = str(error)
+        if "readonly" in text or "read-only" in text:
+            hint = "its folder or file is read-only: pass a writable --store"
+        elif _is_busy(error):
+            hint = (
+                f"another process has held it locked for over {BUSY_SECONDS:.0f} s: let that grid finish, "
+                "or pass another --store"
+            )
+        elif "full" in text or ("disk I/O" in text and _free_bytes(self.path) < 2**20):
+            hint = (
+                f"the disk holding it is full ({_free_bytes(self.path)} bytes free): free some space and run "
+                "the same command again (what the store holds is kept)"
+            )
+        elif "not a database" in text or "malformed" in text:
+            hint = "it is not a readable results store (not SQLite, or damaged): pass another --store"
+        else:
+            hint = "pass another --store if this persists"
+        return StoreError(f"results store {self.path}: {text}; {hint}")
+
+    def scale(self) -> dict | None:
+        """The scale this store's runs were made at (`claim_scale`), or None if none was recorded."""
+        with self._connection() as db:
+            row = db.execute("SELECT value FROM info WHERE key = 'scale'").fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def claim_scale(self, scale: dict) -> dict:
+        """Record `scale` as the store's unless it has one already; return the store's (in one
+        transaction, so that of two grids starting together only one sets it)."""
+        with self._connection() as db:
+            db.execute("INSERT OR IGNORE INTO info VALUES ('scale', ?)", (json.dumps(scale, sort_keys=True),))
+            return json.loads(db.execute("SELECT value FROM info WHERE key = 'scale'").fetchone()[0])
 
     def run(self, key: str) -> dict | None:
         """Run `key`'s row (status, reason, seconds, finished, meta JSON ...), or None if not stored."""
@@ -161,3 +209,14 @@ class ResultsStore:
                 SELECT run_id FROM eligible e WHERE finished = (
                     SELECT MAX(finished) FROM eligible o
                     WHERE o.objective = e.objective AND o.generator = e.generator AND o.seed = e.seed))"""
+
+
+def _is_busy(error: sqlite3.Error) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path.parent).free
+    except OSError:
+        return 0

@@ -212,7 +212,13 @@ def test_stale_runs_are_reported_and_recomputed_on_request(tmp_path: Path) -> No
     rows = store.scores()[["task", "probe", "metric", "epoch", "value"]].itertuples(index=False)
     store.record(key, json.loads(row["config"]), [tuple(r) for r in rows],
                  meta={**json.loads(row["meta"]), "code": "0" * 16})  # fmt: skip
-    assert run_grid([spec], store, log=None) == {"trained": 0, "cached": 1, "failed": 0, "stale": 1}
+    assert run_grid([spec], store, log=None) == {
+        "trained": 0,
+        "cached": 1,
+        "failed": 0,
+        "stale": 1,
+        "retried": 0,
+    }
     summary = write_reports(store, tmp_path / "reports")["summary"].read_text()
     assert "**Stale runs:** 1 of them" in summary and "bimodal_1bit / random_encoders / seed 0" in summary
     assert run_grid([spec], store, log=None, stale="recompute")["trained"] == 1

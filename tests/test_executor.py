@@ -57,7 +57,7 @@ def _scores(store: ResultsStore) -> pd.DataFrame:
 def serial_scores(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     store = ResultsStore(tmp_path_factory.mktemp("serial") / "r.sqlite")
     counts = run_grid(grid(TINY, objectives=ARMS, device="cpu"), store, log=None, workers=1)
-    assert counts == {"trained": 3, "cached": 0, "failed": 0, "stale": 0}
+    assert counts == {"trained": 3, "cached": 0, "failed": 0, "stale": 0, "retried": 0}
     assert set(store.runs()["meta"].map(lambda m: json.loads(m)["backend"])) == {"serial"}
     scores = _scores(store)
     assert len(scores) > 300 and scores["value"].notna().all()
@@ -72,7 +72,7 @@ def test_pool_and_ray_store_the_same_scores_as_a_serial_run(
         pytest.importorskip("ray", reason='the ray extra is not installed (pip install -e ".[ray]")')
     store = ResultsStore(tmp_path / "r.sqlite")
     counts = run_grid(grid(TINY, objectives=ARMS, device="cpu"), store, log=None, workers=2, backend=backend)
-    assert counts == {"trained": 3, "cached": 0, "failed": 0, "stale": 0}
+    assert counts == {"trained": 3, "cached": 0, "failed": 0, "stale": 0, "retried": 0}
     pd.testing.assert_frame_equal(_scores(store), serial_scores, check_exact=True)
     meta = [json.loads(m) for m in store.runs()["meta"]]
     assert {m["backend"] for m in meta} == {backend}
@@ -83,7 +83,7 @@ def test_a_dead_or_raising_worker_is_recorded_as_failed_and_the_grid_goes_on(tmp
     store = ResultsStore(tmp_path / "r.sqlite")
     specs = grid(TINY, objectives=["test_kills_its_worker", "cross", "test_raises", "random_fused"])
     counts = run_grid(specs, store, log=None, workers=2)
-    assert counts == {"trained": 2, "cached": 0, "failed": 2, "stale": 0}
+    assert counts == {"trained": 2, "cached": 0, "failed": 2, "stale": 0, "retried": 0}
     runs = store.runs().set_index("objective")
     assert "worker process died" in runs.loc["test_kills_its_worker", "reason"]
     assert runs.loc["test_raises", "reason"].startswith("KeyError: 'a bug in a plug-in'")

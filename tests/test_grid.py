@@ -53,15 +53,28 @@ def _done(store: Path) -> set[str]:
 def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatch) -> None:
     store = ResultsStore(tmp_path / "r.sqlite")
     specs = grid(TINY, objectives=["cross", "random_encoders"], device="cpu")
-    assert run_grid(specs, store, log=None) == {"trained": 2, "cached": 0, "failed": 0, "stale": 0}
-    assert run_grid(specs, store, log=None) == {"trained": 0, "cached": 2, "failed": 0, "stale": 0}
+    assert run_grid(specs, store, log=None) == {
+        "trained": 2,
+        "cached": 0,
+        "failed": 0,
+        "stale": 0,
+        "retried": 0,
+    }
+    assert run_grid(specs, store, log=None) == {
+        "trained": 0,
+        "cached": 2,
+        "failed": 0,
+        "stale": 0,
+        "retried": 0,
+    }
     assert run_grid(specs[:1], store, force=True, log=None)["trained"] == 1
     scores = store.scores()
-    # One run per (objective, generator, seed) counts: a forced rerun replaces, a smaller preset's older run
-    # of the same triple is shadowed by the newer one.
+    # One run per (objective, generator, seed) counts, and a store never mixes scales: another preset's
+    # grid is refused before it runs.
     other = grid(replace(TINY, name="tinier", n_pretrain=500), objectives=["cross"])
-    run_grid(other, store, log=None)
-    assert len(store.runs()) == 3
+    with pytest.raises(ValueError, match="holds preset 'tiny' runs; this grid is preset 'tinier'"):
+        run_grid(other, store, log=None)
+    assert len(store.runs()) == 2
     assert len(store.scores().groupby(["objective", "generator", "seed"])) == 2
     assert store.scores(version=12345).empty
     assert set(scores["probe"]) == {"linear", "mlp", "pid"}
@@ -78,6 +91,7 @@ def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatc
         "cached": 0,
         "failed": 2,
         "stale": 0,
+        "retried": 0,
     }
     runs = store.runs().set_index("run_id")
     assert runs.loc[run_id(failing[0].config()), "status"] == "failed"
@@ -123,7 +137,13 @@ def test_a_killed_grid_retrains_only_unfinished_runs(tmp_path: Path) -> None:
     assert workers and not [p for p in workers if is_alive(p)]
     specs = grid("smoke", ["bimodal_1bit"], arms.split(","), device="cpu")
     counts = run_grid(specs, ResultsStore(store), log=None)
-    assert counts == {"trained": 4 - len(finished), "cached": len(finished), "failed": 0, "stale": 0}
+    assert counts == {
+        "trained": 4 - len(finished),
+        "cached": len(finished),
+        "failed": 0,
+        "stale": 0,
+        "retried": 0,
+    }
     assert finished <= _done(store) and len(_done(store)) == 4
 
 
@@ -343,7 +363,7 @@ def test_the_harness_names_no_generator_preset() -> None:
     from generators import available_generators
 
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, available_generators())) + r")\b")
-    for module in ("grid.py", "report.py", "cli.py"):
+    for module in ("grid.py", "scoring.py", "fingerprint.py", "report.py", "cli.py"):
         source = (Path(__file__).parent.parent / "interactions" / module).read_text()
         assert not pattern.search(source), (module, pattern.search(source))
 
@@ -351,7 +371,7 @@ def test_the_harness_names_no_generator_preset() -> None:
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch) -> None:
     """A run stopped after a checkpoint keeps its training state and scores beside the store; the next grid
     goes on from there (no checkpoint is scored twice) and records what an uninterrupted run records."""
-    import interactions.grid as grid_module
+    import interactions.scoring as scoring_module
     from interactions.grid import partial_dir
 
     preset = replace(TINY, epochs=3, checkpoints=(0, 1, 2, 3))
@@ -359,7 +379,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, mon
     whole = ResultsStore(tmp_path / "whole.sqlite")
     run_grid(specs, whole, log=None, workers=1)
 
-    scored, pid_rows = [], grid_module._pid_rows
+    scored, pid_rows = [], scoring_module._pid_rows
 
     def stop_at_epoch_2(spec, gen, objective, epoch):
         scored.append(epoch)
@@ -367,7 +387,7 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, mon
             raise KeyboardInterrupt
         return pid_rows(spec, gen, objective, epoch)
 
-    monkeypatch.setattr(grid_module, "_pid_rows", stop_at_epoch_2)
+    monkeypatch.setattr(scoring_module, "_pid_rows", stop_at_epoch_2)
     resumed = ResultsStore(tmp_path / "resumed.sqlite")
     with pytest.raises(KeyboardInterrupt):
         run_grid(specs, resumed, log=None, workers=1)

@@ -61,7 +61,13 @@ def test_generator_preset_example_plugs_in_through_an_entry_point(tmp_path: Path
     (spec,) = grid("smoke", ["redundancy_only"], ["cross"], device="cpu")
     assert spec.model().embed_dim == 16 and spec.build_generator().truth("all").redundancy == 2.0
     store = ResultsStore(tmp_path / "r.sqlite")
-    assert run_grid([spec], store, log=None) == {"trained": 1, "cached": 0, "failed": 0, "stale": 0}
+    assert run_grid([spec], store, log=None) == {
+        "trained": 1,
+        "cached": 0,
+        "failed": 0,
+        "stale": 0,
+        "retried": 0,
+    }
     summary = write_reports(store, tmp_path / "reports")["summary"].read_text()
     assert "## redundancy_only" in summary and "2 bits of redundancy and nothing else" in summary
     scores = store.scores()
