@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import dit
@@ -39,3 +40,14 @@ def is_alive(pid: int) -> bool:
         return False
     status = Path(f"/proc/{pid}/status")
     return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`interactions ARGS` in a fresh process, from folder `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "interactions.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )

@@ -4,13 +4,12 @@ labels, selections, options, tiny samples, stale runs, the CLI, the store, check
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 
 from estimators import (
     Discretizer,
@@ -249,16 +248,6 @@ def test_the_store_names_its_file_when_it_cannot_be_used(tmp_path: Path) -> None
 
 
 # ---- the command line ---------------------------------------------------------------------------------
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "interactions.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
-    )
-
-
 @pytest.mark.parametrize(
     ("args", "match"),
     [
@@ -277,7 +266,11 @@ def test_cli_errors_are_one_line_with_exit_code_2(tmp_path: Path, args: list[str
     if match == "CUDA is not" and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
-    result = _cli(*args, "--workers", "1", cwd=tmp_path) if args[0] != "report" else _cli(*args, cwd=tmp_path)
+    result = (
+        run_cli(*args, "--workers", "1", cwd=tmp_path)
+        if args[0] != "report"
+        else run_cli(*args, cwd=tmp_path)
+    )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and match in result.stderr.splitlines()[-1]
     assert not (tmp_path / "reports").exists()  # nothing sampled, trained or written

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import child_pids
+from conftest import child_pids, run_cli
 
 from interactions.executor import MissingMainGuard
 from interactions.fingerprint import code_fingerprint, is_stale
@@ -50,16 +50,6 @@ def _python(script: str, cwd: Path, timeout: float = 300) -> subprocess.Complete
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     return subprocess.run(
         [sys.executable, "script.py"], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "interactions.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=300,
     )
 
 
@@ -106,8 +96,8 @@ def test_a_device_this_machine_cannot_run_is_refused_before_any_run(tmp_path: Pa
     with pytest.raises(ValueError, match=r"(this machine can run|this machine has): auto, cpu"):
         run_grid(grid(TINY, device=device), store, log=None, workers=1)
     assert store.runs().empty
-    result = _cli("run", "--objective", "cross", "--generator", "bimodal_1bit", "--device", device,
-                  "--store", str(tmp_path / "cli.sqlite"), cwd=tmp_path)  # fmt: skip
+    result = run_cli("run", "--objective", "cross", "--generator", "bimodal_1bit", "--device", device,
+                     "--store", str(tmp_path / "cli.sqlite"), cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2 and "auto, cpu" in result.stderr.splitlines()[-1]
 
 
@@ -139,8 +129,10 @@ def test_a_grid_of_another_preset_is_refused_by_the_store_with_one_line(tmp_path
     (smoke,) = grid("smoke", ["bimodal_1bit"], ["cross"], [0], device="cpu")
     store.record(run_id(smoke.config()), smoke.config(), [], status="failed", reason="x")
     # An older store (no recorded scale): its runs' sizes are compared with the grid's preset.
-    result = _cli("grid", "--preset", "quick", "--generators", "bimodal_1bit", "--objectives", "cross",
-                  "--store", str(store.path), "--reports", str(tmp_path / "out"), cwd=tmp_path)  # fmt: skip
+    selection = ["--preset", "quick", "--generators", "bimodal_1bit", "--objectives", "cross"]
+    result = run_cli(
+        "grid", *selection, "--store", str(store.path), "--reports", str(tmp_path / "out"), cwd=tmp_path
+    )
     assert result.returncode == 2, result.stderr
     assert "holds runs at another scale than preset 'quick'" in result.stderr.splitlines()[-1]
     assert len(store.runs()) == 1 and not (tmp_path / "out").exists()
@@ -280,8 +272,8 @@ def test_a_bad_reports_folder_is_refused_before_training(tmp_path: Path, kind: s
     if kind == "file":
         reports.write_text("not a folder")
     store = tmp_path / "r.sqlite"
-    result = _cli("grid", "--preset", "smoke", "--generators", "bimodal_1bit", "--objectives", "random_fused",
-                  "--store", str(store), "--reports", str(reports), cwd=tmp_path)  # fmt: skip
+    selection = ["--preset", "smoke", "--generators", "bimodal_1bit", "--objectives", "random_fused"]
+    result = run_cli("grid", *selection, "--store", str(store), "--reports", str(reports), cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"reports folder {reports}" in result.stderr.splitlines()[-1]
     assert ResultsStore(store).runs().empty  # nothing trained
@@ -348,7 +340,7 @@ def test_seed_ranges_and_lists() -> None:
 
 
 def test_cli_seeds_accept_a_range_and_name_the_knob_when_wrong(tmp_path: Path) -> None:
-    result = _cli("grid", "--seeds", "1-x", cwd=tmp_path)
+    result = run_cli("grid", "--seeds", "1-x", cwd=tmp_path)
     assert result.returncode == 2 and "<lambda>" not in result.stderr
     assert "argument --seeds: seeds must be integers >= 0 or ranges such as 0-4" in result.stderr
 
@@ -361,9 +353,9 @@ def test_repeated_seeds_objectives_and_generators_run_once_with_a_note(tmp_path:
         "objectives: random_fused given more than once; each runs once",
         "seeds: 0 given more than once; each runs once",
     ]
-    result = _cli("grid", "--preset", "smoke", "--generators", "bimodal_1bit,bimodal_1bit", "--objectives",
-                  "random_fused", "--seeds", "0,0", "--store", str(tmp_path / "r.sqlite"), "--reports",
-                  str(tmp_path / "reports"), "--workers", "2", cwd=tmp_path)  # fmt: skip
+    result = run_cli("grid", "--preset", "smoke", "--generators", "bimodal_1bit,bimodal_1bit", "--objectives",
+                     "random_fused", "--seeds", "0,0", "--store", str(tmp_path / "r.sqlite"), "--reports",
+                     str(tmp_path / "reports"), "--workers", "2", cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "note: generators: bimodal_1bit given more than once; each runs once" in result.stderr
     assert "note: seeds: 0 given more than once" in result.stderr
