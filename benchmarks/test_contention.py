@@ -1,7 +1,11 @@
-"""Thread hygiene under load: with one other busy process on the machine, the BROJA solver on a 32x32x10
-table and one CoMM training step (run as a grid worker runs it, on one thread) each stay within 2x of their
-quiet-machine time. Each test times the quiet and the loaded case side by side; pytest-benchmark records the
-loaded one, extra_info the quiet median and the ratio."""
+"""Thread hygiene under load: with one more busy process on the machine, the BROJA solver on a 32x32x10
+table and one CoMM training step (run as a grid worker runs it, on one thread) slow down no more than twice
+as much as a single-threaded reference workload timed in the same moments. A workload that spreads over
+threads falls far behind the reference beside a busy process (oversubscription: 8-47x for the solver before
+it was pinned to one thread); one that keeps to one thread slows down with it. Because each round times the
+reference right before the workload, load that was already on the machine (another job, a second test
+session) slows both alike and does not fail the check: only a change in the code does. pytest-benchmark
+records the loaded workload; extra_info the quiet and loaded ratios to the reference."""
 
 from __future__ import annotations
 
@@ -38,14 +42,23 @@ def busy_process() -> Iterator[Callable[[], subprocess.Popen]]:
         process.wait()
 
 
-def _median_seconds(function: Callable[[], object], rounds: int) -> float:
+def _reference() -> None:
+    """Pure-Python arithmetic on one thread: it slows down exactly as much as one core is shared."""
+    total = 0
+    for i in range(300_000):
+        total += i * i
+
+
+def _timed(function: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def _ratios_to_reference(function: Callable[[], object], rounds: int) -> list[float]:
+    """Per round, the workload's time over the reference's timed just before it."""
     function()  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return [(lambda ref: _timed(function) / ref)(_timed(_reference)) for _ in range(rounds)]
 
 
 def _comm_step() -> Callable[[], None]:
@@ -68,15 +81,31 @@ def _comm_step() -> Callable[[], None]:
 
 
 @pytest.mark.parametrize("workload", ["broja_32x32x10", "comm_training_step"])
-def test_within_2x_of_quiet_time_beside_a_busy_process(benchmark, busy_process, workload: str) -> None:
+def test_slows_down_beside_a_busy_process_no_more_than_twice_a_one_thread_reference(
+    benchmark, busy_process, workload: str
+) -> None:
     if workload == "broja_32x32x10":
         table = dirichlet_table((32, 32, 10), seed=0)
-        function, rounds = (lambda: broja_pid(table)), 3
+        function, rounds = (lambda: broja_pid(table)), 5
     else:
-        function, rounds = _comm_step(), 10
-    quiet = _median_seconds(function, rounds)
+        function, rounds = _comm_step(), 15
+    quiet = statistics.median(_ratios_to_reference(function, rounds))
     busy_process()
-    benchmark.pedantic(function, rounds=rounds, iterations=1, warmup_rounds=1)
-    loaded = benchmark.stats.stats.median
-    benchmark.extra_info.update(quiet_median_s=quiet, loaded_over_quiet=loaded / quiet)
-    assert loaded <= 2 * quiet, f"{workload}: {loaded:.3f} s beside a busy process, {quiet:.3f} s quiet"
+    references: list[float] = []
+    benchmark.pedantic(
+        function,
+        setup=lambda: references.append(_timed(_reference)),
+        rounds=rounds,
+        iterations=1,
+        warmup_rounds=1,
+    )
+    timings = benchmark.stats.stats.data
+    loaded = statistics.median(t / ref for t, ref in zip(timings, references[-len(timings) :], strict=True))
+    benchmark.extra_info.update(
+        quiet_ratio_to_reference=quiet,
+        loaded_ratio_to_reference=loaded,
+        loaded_over_quiet=loaded / quiet,
+    )
+    assert loaded <= 2 * quiet, (
+        f"{workload}: {loaded:.2f}x the one-thread reference beside a busy process, {quiet:.2f}x without it"
+    )
