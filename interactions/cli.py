@@ -14,7 +14,7 @@ from estimators.representation_pid import ATOMS
 from generators import available_generators
 from interactions.device import resolve_device
 from interactions.executor import BACKENDS
-from interactions.grid import ARMS, STALE_POLICIES, grid, parse_seeds, run_grid
+from interactions.grid import ARMS, STALE_POLICIES, grid, parse_duration, parse_seeds, run_grid
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
 from interactions.report import check_reports_dir, reports_dir, tidy_scores, write_reports
@@ -67,6 +67,12 @@ def _grid_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
+    parser.add_argument(
+        "--time-budget",
+        default=None,
+        help="e.g. 9m or 1h: start only the runs that will finish within it (seed by seed), stop the rest "
+        "at its end; run the same command again to go on",
+    )
     parser.add_argument(
         "--keep-failed",
         action="store_true",
@@ -150,6 +156,7 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "ray_address": args.ray_address,
         "stale": args.stale,
         "retry_failed": not args.keep_failed,
+        "time_budget": None if args.time_budget is None else parse_duration(args.time_budget),
     }
     if args.command == "grid":
         with warnings.catch_warnings(record=True) as notes:
@@ -168,6 +175,8 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 else ""
             )
         )
+        if counts.get("postponed"):
+            print(f"{counts['postponed']} runs did not fit in the time budget: run the same command again")
         if counts["stale"]:
             print(
                 f"{counts['stale']} cached runs were computed by other code: --stale recompute retrains them"
@@ -180,6 +189,9 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     key = run_id(spec.config())
     scores = tidy_scores(store)
     runs = store.runs().set_index("run_id")
+    if key not in runs.index:
+        print("not run: it does not fit in the time budget (or was stopped at its end); run it again")
+        return 1
     if runs.loc[key, "status"] == "failed":
         print(f"failed: {runs.loc[key, 'reason']}")
         return 1

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,22 +39,58 @@ class WorkerLost:
     reason: str
 
 
+class DeadlineReached(BaseException):
+    """Raised by `map_unordered` at its deadline; the items still running are stopped, not reported."""
+
+
 class Executor(Protocol):
     def map_unordered(
-        self, function: Callable[[Any], Any], items: Sequence[Any]
+        self, function: Callable[[Any], Any], items: Sequence[Any], deadline: float | None = None
     ) -> Iterator[tuple[int, Any]]:
-        """Yield (index into items, function(item) or WorkerLost) as each item finishes."""
+        """Yield (index into items, function(item) or WorkerLost) as each item finishes; at `deadline`
+        (`time.monotonic()`), stop what still runs and raise `DeadlineReached`."""
         ...
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlineReached
+    return left
 
 
 class SerialExecutor:
     """In this process, in order."""
 
     def map_unordered(
-        self, function: Callable[[Any], Any], items: Sequence[Any]
+        self, function: Callable[[Any], Any], items: Sequence[Any], deadline: float | None = None
     ) -> Iterator[tuple[int, Any]]:
         for index, item in enumerate(items):
-            yield index, function(item)
+            left = _remaining(deadline)
+            with _alarm(left):
+                result = function(item)
+            yield index, result
+
+
+@contextmanager
+def _alarm(seconds: float | None) -> Iterator[None]:
+    """Raise `DeadlineReached` in this (main) thread after `seconds`, whatever it is doing."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise DeadlineReached
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class MissingMainGuard(RuntimeError):
@@ -121,14 +158,14 @@ class LocalPoolExecutor:
         )
 
     def map_unordered(
-        self, function: Callable[[Any], Any], items: Sequence[Any]
+        self, function: Callable[[Any], Any], items: Sequence[Any], deadline: float | None = None
     ) -> Iterator[tuple[int, Any]]:
         handle, guard_file = tempfile.mkstemp(prefix="interactions-guard-")
         os.close(handle)
         previous = os.environ.get(_GUARD_FILE)
         os.environ[_GUARD_FILE] = guard_file  # spawned workers inherit it
         try:
-            yield from self._map(function, items, Path(guard_file))
+            yield from self._map(function, items, Path(guard_file), deadline)
         finally:
             if previous is None:
                 os.environ.pop(_GUARD_FILE, None)
@@ -137,7 +174,7 @@ class LocalPoolExecutor:
             os.unlink(guard_file)
 
     def _map(
-        self, function: Callable[[Any], Any], items: Sequence[Any], guard_file: Path
+        self, function: Callable[[Any], Any], items: Sequence[Any], guard_file: Path, deadline: float | None
     ) -> Iterator[tuple[int, Any]]:
         queue = list(range(len(items)))
         suspects: list[int] = []  # in flight when a worker died: each is retried alone
@@ -159,7 +196,9 @@ class LocalPoolExecutor:
                         running[future] = source.pop(0)
                     if not running:
                         break
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    done, _ = wait(running, timeout=_remaining(deadline), return_when=FIRST_COMPLETED)
+                    if not done:
+                        raise DeadlineReached
                     for future in done:
                         index = running.pop(future)
                         try:
@@ -229,7 +268,7 @@ class RayExecutor:
         self.setup = setup
 
     def map_unordered(
-        self, function: Callable[[Any], Any], items: Sequence[Any]
+        self, function: Callable[[Any], Any], items: Sequence[Any], deadline: float | None = None
     ) -> Iterator[tuple[int, Any]]:
         import ray
 
@@ -255,7 +294,9 @@ class RayExecutor:
             }
             try:
                 while pending:
-                    done, _ = ray.wait(list(pending), num_returns=1)
+                    done, _ = ray.wait(list(pending), num_returns=1, timeout=_remaining(deadline))
+                    if not done:
+                        raise DeadlineReached
                     index = pending.pop(done[0])
                     try:
                         yield index, ray.get(done[0])

@@ -18,6 +18,7 @@ import platform
 import re
 import subprocess
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -29,19 +30,19 @@ import torch
 from tqdm.auto import tqdm
 
 import interactions
-from estimators.threads import one_thread, thread_counts
+from estimators.threads import one_thread, thread_counts, usable_cores
 from estimators.validation import check_int
 from generators import available_generators, generator_preset
 from generators.registry import GeneratorPreset, register_generator
 from interactions.device import resolve_device
-from interactions.executor import SerialExecutor, WorkerLost, guard_main, make_executor
+from interactions.executor import DeadlineReached, SerialExecutor, WorkerLost, guard_main, make_executor
 from interactions.fingerprint import code_fingerprint, is_stale, plugin_fingerprint
-from interactions.objectives import available_objectives, objective_class, register_objective
+from interactions.objectives import available_objectives, build_objective, objective_class, register_objective
 from interactions.presets import Preset
 from interactions.presets import preset as resolve_preset
-from interactions.scoring import ARMS, SCORING_VERSION, RunSpec, run_one
+from interactions.scoring import ARMS, SCORING_VERSION, RunSpec, arm_objective, run_one
 from interactions.store import ResultsStore, run_id
-from interactions.train import TrainingDiverged
+from interactions.train import TrainingDiverged, train
 
 __all__ = [
     "ARMS",
@@ -53,6 +54,7 @@ __all__ = [
     "execute",
     "grid",
     "is_stale",
+    "parse_duration",
     "parse_seeds",
     "partial_dir",
     "run_grid",
@@ -157,12 +159,14 @@ def execute(spec: RunSpec) -> RunOutcome:
         "torch": torch.__version__,
         "numpy": np.__version__,
     }
+    start = time.perf_counter()
     with one_thread():
         meta["threads"] = thread_counts()
         try:
             rows, seconds = run_one(spec)
         except (Exception, SystemExit) as error:  # a bug or a bad plug-in must not stop the grid
             return RunOutcome([], None, "failed", failure_reason(error), meta)
+    meta["wall_seconds"] = time.perf_counter() - start  # training and scoring: what a time budget plans with
     return RunOutcome(rows, seconds, "done", None, meta)
 
 
@@ -255,6 +259,84 @@ def _check_one_scale(specs: Sequence[RunSpec], store: ResultsStore) -> None:
         )
 
 
+def parse_duration(text: str | float) -> float:
+    """Seconds from `540`, `540s`, `9m`, `1h30m` or `1.5h`; ValueError naming the knob otherwise."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms]?)", str(text).strip().lower())
+        joined = "".join(f"{number}{unit}" for number, unit in parts)
+        if not parts or joined != re.sub(r"\s+", "", str(text).strip().lower()):
+            raise ValueError(f"time budget must be a duration such as 540, 540s, 9m or 1h30m, got {text!r}")
+        seconds = sum(float(number) * {"h": 3600, "m": 60, "s": 1, "": 1}[unit] for number, unit in parts)
+    if not seconds > 0:
+        raise ValueError(f"time budget must be more than 0 seconds, got {text!r}")
+    return seconds
+
+
+def _kind(config: dict) -> str:
+    """A run's configuration without its seed: runs of one kind cost the same."""
+    return run_id({**config, "seed": None, "train": {**config["train"], "seed": None}})
+
+
+def _measured_seconds(spec: RunSpec) -> float:
+    """A run's training time from its measured step time (3 steps timed after 2 warm-up steps, on the run's
+    device and one thread, as the grid runs it) times its number of steps. Scoring is not included: the
+    first run of a kind is planned with its training alone."""
+    gen = spec.build_generator()
+    p = spec.scale
+    name, options = arm_objective(spec.arm, gen)
+    warm, timed = (gen.sample(k * p.batch_size, seed=spec.seed, split="pretrain") for k in (2, 3))
+    dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in timed.modalities]
+    objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)
+    if not objective.trainable:
+        return 0.0
+    config = replace(spec.train_config(), epochs=1, progress=False)
+    with one_thread():
+        train(objective, warm, config)
+        step = train(objective, timed, config).seconds / 3
+    return step * max(1, p.n_pretrain // p.batch_size) * p.epochs
+
+
+def _plan(
+    todo: dict[str, tuple[RunSpec, dict]], store: ResultsStore, slots: int, budget: float
+) -> tuple[list[str], dict[str, float]]:
+    """The runs to start within `budget` seconds on `slots` parallel workers, in a stable order (seed by
+    seed; within a seed, objectives and then generators in the order given), each planned with the median
+    wall time of finished runs of its kind in the store, else its measured training time. A run that would
+    not finish in time is left for a later call; a shorter one after it may still start."""
+    runs = store.runs()
+    history: dict[str, list[float]] = {}
+    for _, run in runs[runs["status"] == "done"].iterrows():
+        meta = json.loads(run["meta"]) if run["meta"] else {}
+        wall = meta.get("wall_seconds", run["seconds"])
+        if wall is not None and not np.isnan(wall):
+            history.setdefault(_kind(json.loads(run["config"])), []).append(float(wall))
+    arms = list(dict.fromkeys(spec.arm for spec, _ in todo.values()))
+    generators = list(dict.fromkeys(spec.generator for spec, _ in todo.values()))
+    order = sorted(todo, key=lambda k: (todo[k][0].seed, arms.index(todo[k][0].arm),
+                                        generators.index(todo[k][0].generator)))  # fmt: skip
+    estimates: dict[str, float] = {}
+    measured: dict[str, float] = {}
+    for key in order:
+        spec, config = todo[key]
+        kind = _kind(config)
+        if kind in history:
+            estimates[key] = float(np.median(history[kind]))
+        else:
+            if kind not in measured:
+                measured[kind] = _measured_seconds(spec)
+            estimates[key] = measured[kind]
+    free = [0.0] * slots  # when each worker is next free, in seconds from now
+    chosen = []
+    for key in order:
+        slot = min(range(slots), key=free.__getitem__)
+        if free[slot] + estimates[key] <= budget:
+            free[slot] += estimates[key]
+            chosen.append(key)
+    return chosen, estimates
+
+
 def run_grid(
     specs: Sequence[RunSpec],
     store: ResultsStore,
@@ -266,6 +348,7 @@ def run_grid(
     ray_address: str | None = None,
     stale: str = "keep",
     retry_failed: bool = True,
+    time_budget: float | str | None = None,
 ) -> dict[str, int]:
     """Run every spec not yet in the store (all of them with `force`); returns counts by outcome.
 
@@ -273,6 +356,11 @@ def run_grid(
     A stored run computed by other code (`interactions.fingerprint`: this project's scoring code, or a
     plug-in module it used) is kept and counted as `stale` by default; `stale="recompute"` trains it again.
     Before anything runs, every device is checked and the store must hold runs of the specs' preset only.
+
+    `time_budget` (seconds, or a duration such as "9m"): start only the runs that the plan says finish
+    within it (`_plan`: seed by seed, from measured times), and at its end stop whatever still runs; those
+    runs are not recorded, keep their training state from their last checkpoint and resume next time, and
+    `postponed` counts every run left for a later call.
 
     `backend="local"` runs `workers` processes (default: every usable core; 1 runs in this process);
     `backend="ray"` runs Ray tasks (one CPU each, one GPU each on CUDA). The driver alone writes the store,
@@ -282,6 +370,10 @@ def run_grid(
     if stale not in STALE_POLICIES:
         raise ValueError(f"stale must be one of {', '.join(map(repr, STALE_POLICIES))}, got {stale!r}")
     counts = {"trained": 0, "cached": 0, "failed": 0, "stale": 0, "retried": 0}
+    if time_budget is not None:
+        counts["postponed"] = 0
+        time_budget = parse_duration(time_budget)
+    deadline = None if time_budget is None else time.monotonic() + time_budget
     if not specs:
         return counts
     for device in sorted({spec.device for spec in specs}):
@@ -309,6 +401,15 @@ def run_grid(
     if log is not None and failed_before:
         print(f"[grid] retrying {len(failed_before)} runs that failed before: " + "; ".join(failed_before),
               file=log, flush=True)  # fmt: skip
+    if time_budget is not None and todo:
+        slots = 1 if workers is None and len(todo) == 1 else (workers or usable_cores())
+        chosen, estimates = _plan(todo, store, slots, deadline - time.monotonic())
+        counts["postponed"] = len(todo) - len(chosen)
+        if log is not None:
+            planned = sum(estimates[key] for key in chosen)
+            print(f"[grid] time budget {time_budget:.0f} s: starting {len(chosen)} of {len(todo)} runs "
+                  f"(planned {planned:.0f} s of work on {slots} workers)", file=log, flush=True)  # fmt: skip
+        todo = {key: todo[key] for key in chosen}
     if not todo:
         return counts
     states = partial_dir(store)
@@ -340,7 +441,7 @@ def run_grid(
                disable=not show)  # fmt: skip
     say = tqdm.write if show else (lambda text: print(text, file=log, flush=True))
     try:
-        for index, outcome in executor.map_unordered(execute, specs_todo):
+        for index, outcome in executor.map_unordered(execute, specs_todo, deadline):
             spec, key, config = runs[index]
             lost = isinstance(outcome, WorkerLost)
             if lost:
@@ -367,6 +468,12 @@ def run_grid(
                 say(message)
             bar.set_postfix(finished=counts["trained"], cached=counts["cached"], failed=counts["failed"])
             bar.update()
+    except DeadlineReached:
+        unfinished = len(runs) - counts["trained"] - counts["failed"]
+        counts["postponed"] += unfinished
+        if log is not None:
+            say(f"[grid] time budget reached: {unfinished} runs stopped; they resume from their last "
+                "checkpoint next time")  # fmt: skip
     finally:
         bar.close()
     return counts

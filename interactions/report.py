@@ -338,7 +338,8 @@ def _comparison_lines(comparison: PaperComparison, final: pd.DataFrame) -> list[
     lines = [
         f"## {comparison.title}",
         "",
-        "Linear probe, balanced accuracy (%), ours / published. " + comparison.description,
+        "Linear probe, balanced accuracy (%), ours (mean ± std [95% interval] over the n seeds run) / "
+        "published. " + comparison.description,
         "",
         "| objective | " + " | ".join(labels) + " | published source |",
         "|---" * (len(labels) + 2) + "|",
@@ -348,7 +349,8 @@ def _comparison_lines(comparison: PaperComparison, final: pd.DataFrame) -> list[
         values, source = comparison.published.get(objective, ((None,) * len(labels), ""))
         cells = []
         for paper, (_, generator, task) in zip(values, comparison.columns, strict=True):
-            ours = _mean_std(_rows(linear, objective, generator, task)["value"])
+            values_ours = _rows(linear, objective, generator, task)["value"]
+            ours = _mean_std(values_ours) + (f" (n={len(values_ours)})" if len(values_ours) else "")
             cells.append(f"{ours} / {'–' if paper is None else f'{paper:.1f}'}")
         lines.append(f"| {objective} | " + " | ".join(cells) + f" | {source} |")
     pattern = comparison.pattern(score, objectives) if comparison.pattern else []

@@ -301,7 +301,7 @@ def test_the_report_says_which_parts_of_the_trifeature_pattern_hold() -> None:
         + rows("trifeature_biased", "synergy", {"comm": 0.719, "cross": 0.5, "cross_self": 0.5})
     )
     lines = _comparison_lines(trifeature, paper_like)
-    assert "| comm | 99.9 / 99.9 | – / 87.8 | 71.9 / 71.9 | CoMM paper Fig. 4 |" in lines
+    assert "| comm | 99.9 (n=1) / 99.9 | – / 87.8 | 71.9 (n=1) / 71.9 | CoMM paper Fig. 4 |" in lines
     pattern = lines[lines.index("The paper's pattern at this scale:") :]
     assert sum("does not hold" in line for line in pattern) == 0
     assert sum(": holds" in line for line in pattern) == 4
