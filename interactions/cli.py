@@ -1,4 +1,4 @@
-"""Command line: `interactions run | grid | report`."""
+"""Command line: `interactions run | grid | profile | report`."""
 
 from __future__ import annotations
 
