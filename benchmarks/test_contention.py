@@ -55,10 +55,22 @@ def _timed(function: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def _ratios_to_reference(function: Callable[[], object], rounds: int) -> list[float]:
+def _matched_reference(function: Callable[[], object]) -> Callable[[], None]:
+    """The reference repeated to last about as long as `function` (after a warm-up call), so that both are
+    timed over windows of the same length: a short window can fall between the scheduler's turns."""
+    function()
+    repeats = max(1, round(_timed(function) / _timed(_reference)))
+
+    def reference() -> None:
+        for _ in range(repeats):
+            _reference()
+
+    return reference
+
+
+def _ratios_to_reference(function: Callable[[], object], reference: Callable[[], None], rounds: int) -> list:
     """Per round, the workload's time over the reference's timed just before it."""
-    function()  # warm-up
-    return [(lambda ref: _timed(function) / ref)(_timed(_reference)) for _ in range(rounds)]
+    return [(lambda ref: _timed(function) / ref)(_timed(reference)) for _ in range(rounds)]
 
 
 def _comm_step() -> Callable[[], None]:
@@ -89,12 +101,13 @@ def test_slows_down_beside_a_busy_process_no_more_than_twice_a_one_thread_refere
         function, rounds = (lambda: broja_pid(table)), 5
     else:
         function, rounds = _comm_step(), 15
-    quiet = statistics.median(_ratios_to_reference(function, rounds))
+    reference = _matched_reference(function)
+    quiet = statistics.median(_ratios_to_reference(function, reference, rounds))
     busy_process()
     references: list[float] = []
     benchmark.pedantic(
         function,
-        setup=lambda: references.append(_timed(_reference)),
+        setup=lambda: references.append(_timed(reference)),
         rounds=rounds,
         iterations=1,
         warmup_rounds=1,
