@@ -17,7 +17,7 @@ from interactions.executor import BACKENDS
 from interactions.grid import ARMS, STALE_POLICIES, grid, parse_duration, parse_seeds, run_grid
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
-from interactions.profiling import machine_name, profile_table, write_profile
+from interactions.profiling import default_generators, machine_name, profile_table, write_profile
 from interactions.report import check_reports_dir, reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore, run_id
 
@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "profile", help="time each stage of one run per arm and generator (reports/profile.md)", **sub
     )
     profile.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    profile.add_argument("--generators", type=_csv, default=["bimodal_1bit", "trifeature_biased"],
-                         help="default: one vector and one image generator")  # fmt: skip
+    profile.add_argument("--generators", type=_csv, default=None,
+                         help="default: the first vector and the first image generator preset")  # fmt: skip
     profile.add_argument("--objectives", type=_csv, default=None, help="default: the preset's")
     profile.add_argument("--out", type=Path, default=Path("reports/profile.md"))
     report = commands.add_parser("report", help="regenerate the reports from the store, without training")
@@ -149,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "profile":
-        specs = grid(args.preset, args.generators, args.objectives, [0], "cpu")  # validates the selection
-        rows = profile_table(specs[0].preset, list(dict.fromkeys(s.generator for s in specs)),
-                             list(dict.fromkeys(s.arm for s in specs)))  # fmt: skip
+        generators = args.generators or default_generators()
+        specs = grid(args.preset, generators, args.objectives, [0], "cpu")  # validates the selection
+        arms = list(dict.fromkeys(s.arm for s in specs))
+        rows = profile_table(specs[0].preset, generators, arms)
         print(f"profile: {write_profile(rows, args.preset, machine_name(), args.out)}")
         return 0
     # Each preset keeps its store and reports apart (reports/ for quick, reports/<preset>/ otherwise).

@@ -22,6 +22,7 @@ from unittest import mock
 
 import interactions.scoring as scoring
 from estimators.threads import one_thread
+from generators import builtin_generators, generator_preset
 from interactions.presets import Preset
 from interactions.scoring import RunSpec
 
@@ -75,6 +76,12 @@ def _timed_stages(clock: _Clock, generator_class: type) -> Iterator[None]:
         yield
 
 
+def default_generators() -> list[str]:
+    """The first built-in vector generator preset and the first image one: one run of each kind."""
+    presets = [generator_preset(name) for name in builtin_generators()]
+    return [next(p.name for p in presets if p.is_image == image) for image in (False, True)]
+
+
 def profile_run(spec: RunSpec) -> dict[str, float]:
     """Seconds per stage of one run (`STAGES`), and `total`: its wall time."""
     clock = _Clock()
@@ -105,7 +112,8 @@ def profile_markdown(rows: list[dict], preset: str, machine: str) -> str:
         "",
         f"One run per arm and generator (seed 0), in one process on one thread as a grid worker runs it, on "
         f"{machine}; seconds per stage, each excluding the timed stages it calls (`interactions.profiling`). "
-        "Regenerate: `interactions profile`.",
+        f"Regenerate: `interactions profile --preset {preset} --generators "
+        f"{','.join(dict.fromkeys(r['generator'] for r in rows))}`.",
         "",
     ]
     for generator in dict.fromkeys(r["generator"] for r in rows):

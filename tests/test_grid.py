@@ -363,7 +363,7 @@ def test_the_harness_names_no_generator_preset() -> None:
     from generators import available_generators
 
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, available_generators())) + r")\b")
-    for module in ("grid.py", "scoring.py", "fingerprint.py", "report.py", "cli.py"):
+    for module in ("grid.py", "scoring.py", "fingerprint.py", "profiling.py", "report.py", "cli.py"):
         source = (Path(__file__).parent.parent / "interactions" / module).read_text()
         assert not pattern.search(source), (module, pattern.search(source))
 
