@@ -39,9 +39,6 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-_seeds.__name__ = "seeds"  # argparse names the converter in its messages
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill`, a cluster job's time limit): handled as Ctrl-C is, finished runs kept."""
 

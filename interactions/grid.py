@@ -21,6 +21,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,11 +66,10 @@ STALE_POLICIES = ("keep", "recompute")
 
 def _unique(knob: str, values: Sequence) -> tuple:
     """`values` without repeats, in order; a repeat is merged with a warning naming it."""
-    seen = dict.fromkeys(values)
-    repeated = sorted({str(v) for v in values if list(values).count(v) > 1})
+    repeated = [str(v) for v, n in Counter(values).items() if n > 1]
     if repeated:
         warnings.warn(f"{knob}: {', '.join(repeated)} given more than once; each runs once", stacklevel=3)
-    return tuple(seen)
+    return tuple(dict.fromkeys(values))
 
 
 def grid(
@@ -390,13 +390,12 @@ def run_grid(
         if stored is not None and stored["status"] == "failed" and retry_failed:
             failed_before.append(f"{_label(spec)} ({stored['reason']})")
             stored = None
-        elif stored is not None and stale == "recompute" and is_stale(stored["meta"], spec):
-            stored = None
-        if stored is None:
+        outdated = stored is not None and is_stale(stored["meta"], spec)
+        if stored is None or (outdated and stale == "recompute"):
             todo[key] = (spec, config)
         else:
             counts["cached"] += 1
-            counts["stale"] += is_stale(stored["meta"], spec)
+            counts["stale"] += outdated
     counts["retried"] = len(failed_before)
     if log is not None and failed_before:
         print(f"[grid] retrying {len(failed_before)} runs that failed before: " + "; ".join(failed_before),
