@@ -1,4 +1,5 @@
-"""Estimators of what data or representations hold: probes, exact BROJA PID, PID through discretisation.
+"""Estimators of what data or representations hold: probes, exact BROJA PID, PID through discretisation, and
+the usable-information PID of what readouts can use.
 
 Information is in bits everywhere.
 """
@@ -23,6 +24,7 @@ from estimators.information import (
 from estimators.pid import PIDResult, broja_pid, broja_pid_batch
 from estimators.probes import LinearProbe, MLPProbe, ProbeScore, probe_score
 from estimators.representation_pid import AtomEstimate, RepresentationPID, representation_pid, table_pid
+from estimators.usable_pid import Representations, usable_pid
 
 __all__ = [
     "AtomEstimate",
@@ -34,6 +36,7 @@ __all__ = [
     "PIDResult",
     "ProbeScore",
     "RepresentationPID",
+    "Representations",
     "broja_pid",
     "broja_pid_batch",
     "default_n_clusters",
@@ -49,4 +52,5 @@ __all__ = [
     "probe_score",
     "representation_pid",
     "table_pid",
+    "usable_pid",
 ]

@@ -60,7 +60,7 @@ class ProbeScore:
         }
 
 
-class _Probe:
+class Probe:
     """Shared fit / score logic: candidates differ by one hyperparameter, picked on a validation split."""
 
     kind = ""
@@ -74,7 +74,7 @@ class _Probe:
     def _candidates(self) -> list[ClassifierMixin]:
         raise NotImplementedError
 
-    def fit(self, features: np.ndarray, labels: np.ndarray) -> _Probe:
+    def fit(self, features: np.ndarray, labels: np.ndarray) -> Probe:
         """Choose the hyperparameter on a validation split of (features, labels), then refit on all of it."""
         x, y = _check_xy(features, labels)
         self.classes_, counts = np.unique(y, return_counts=True)
@@ -119,6 +119,17 @@ class _Probe:
         with threadpool_limits(limits=1):
             return self.model_.predict_proba(x)
 
+    def log2_ratio(self, features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Per row, log2 p(label | features) / p(label) in bits, p(label) the training label frequencies (a
+        label unseen in training counts 0: the probe and the frequencies both give it the probability floor):
+        its mean is the usable information before the clip at 0 that `score` applies."""
+        x, y = _check_xy(features, labels)
+        column = np.clip(np.searchsorted(self.classes_, y), 0, len(self.classes_) - 1)
+        seen = self.classes_[column] == y
+        p = np.where(seen, self.predict_proba(x)[np.arange(len(y)), column], 0.0)
+        prior = np.where(seen, self.prior_[column], _PROB_FLOOR)
+        return np.log2(np.maximum(p, _PROB_FLOOR)) - np.log2(prior)
+
     def score(self, features: np.ndarray, labels: np.ndarray) -> ProbeScore:
         """Balanced accuracy and usable information (bits) of the fitted probe on held-out data.
 
@@ -145,7 +156,7 @@ class _Probe:
         )
 
 
-class LinearProbe(_Probe):
+class LinearProbe(Probe):
     """Multinomial logistic regression (L-BFGS) on standardised features; C chosen on validation data."""
 
     kind = "linear"
@@ -169,7 +180,7 @@ class LinearProbe(_Probe):
         ]
 
 
-class MLPProbe(_Probe):
+class MLPProbe(Probe):
     """One-hidden-layer ReLU MLP (Adam, early stopping) on standardised features; weight decay chosen on
     validation data."""
 

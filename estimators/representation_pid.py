@@ -135,32 +135,15 @@ def table_pid(
         n_permutations = 0
     null_tables = [joint_table(c1, c2, y[rng.permutation(n)], shape=shape) for _ in range(n_permutations)]
     rows = [rng.integers(n, size=n) for _ in range(n_bootstrap)]
-    data_tables = [joint_table(c1, c2, y, shape=shape)] + [
-        joint_table(c1[r], c2[r], y[r], shape=shape) for r in rows
-    ]
-    # Two calls: a batch runs over the union of its tables' live cells, and the permuted tables fill every
-    # cell while the data and its bootstrap replicates share a sparse support.
-    values = [
-        np.array(
-            [
-                [getattr(r, a) for a in ATOMS]
-                for r in broja_pid_batch(
-                    batch, tol_bits=tol_bits, resamples_of_first=resampled, device=device
-                )
-            ]
-        )
-        for batch, resampled in ((data_tables, True), (null_tables, False))
-        if batch
-    ]
-    raw, boot = values[0][0], values[0][1:]
-    shift = values[1].mean(axis=0) if bias == "permutation" else boot.mean(axis=0) - raw
-    corrected = raw - shift
-    half_width = stats.norm.ppf((1 + confidence) / 2) * boot.std(axis=0, ddof=1)
-    low, high = corrected - half_width, corrected + half_width
-    estimates = {
-        a: AtomEstimate(float(corrected[i]), float(raw[i]), float(shift[i]), float(low[i]), float(high[i]))
-        for i, a in enumerate(ATOMS)
-    }
+    values = solve_resampled(c1, c2, y, shape, rows, tol_bits=tol_bits, device=device)
+    raw, boot = values[0], values[1:]
+    if bias == "permutation":
+        # A call of its own: a batch runs over the union of its tables' live cells, and the permuted tables
+        # fill every cell while the data and its bootstrap replicates share a sparse support.
+        shift = _atom_array(broja_pid_batch(null_tables, tol_bits=tol_bits, device=device)).mean(axis=0)
+    else:
+        shift = boot.mean(axis=0) - raw
+    estimates = atom_estimates(raw, boot, shift, confidence)
     return RepresentationPID(
         **estimates,
         n_samples=n,
@@ -169,6 +152,40 @@ def table_pid(
         n_permutations=n_permutations,
         n_bootstrap=n_bootstrap,
     )
+
+
+def solve_resampled(
+    c1: np.ndarray,
+    c2: np.ndarray,
+    y: np.ndarray,
+    shape: tuple[int, int, int],
+    rows: list[np.ndarray],
+    *,
+    tol_bits: float = 1e-3,
+    device: str = "cpu",
+) -> np.ndarray:
+    """BROJA atoms (bits; columns in `ATOMS` order) of the table of (c1, c2, y), then of each resample of its
+    rows: shape (1 + len(rows), 4). The resamples start from the data table's barrier centre."""
+    tables = [joint_table(c1, c2, y, shape=shape)]
+    tables += [joint_table(c1[r], c2[r], y[r], shape=shape) for r in rows]
+    return _atom_array(broja_pid_batch(tables, tol_bits=tol_bits, resamples_of_first=True, device=device))
+
+
+def atom_estimates(
+    raw: np.ndarray, boot: np.ndarray, shift: np.ndarray, confidence: float = 0.95
+) -> dict[str, AtomEstimate]:
+    """Each atom's `AtomEstimate`: corrected = raw - shift, with the bootstrap's normal interval around it."""
+    corrected = raw - shift
+    half_width = stats.norm.ppf((1 + confidence) / 2) * boot.std(axis=0, ddof=1)
+    low, high = corrected - half_width, corrected + half_width
+    return {
+        a: AtomEstimate(float(corrected[i]), float(raw[i]), float(shift[i]), float(low[i]), float(high[i]))
+        for i, a in enumerate(ATOMS)
+    }
+
+
+def _atom_array(results: list) -> np.ndarray:
+    return np.array([[getattr(r, a) for a in ATOMS] for r in results])
 
 
 def representation_pid(

@@ -260,10 +260,7 @@ class FactorGenerator:
         def views(n: int) -> float:  # n independent views of r act as one view with sqrt(n) times the snr
             return bayes.factor_information(self.redundancy, math.sqrt(n) * snr)
 
-        if self.biased_pairing:
-            label = bayes.matching_information(self.synergy, (snr,) * m, tuple(self.permutation.tolist()))
-        else:
-            label = bayes.sum_mod_information(self.synergy, (snr,) * m)
+        label = self._synergy_label_bits(snr)
         unique = [bayes.factor_information(k, snr) for k in self.unique]
         return {
             "redundancy": views(1),
@@ -271,6 +268,37 @@ class FactorGenerator:
             "unique2": sum(unique[1:]) + views(m - 1) - views(1),
             "synergy": label + views(m) - views(m - 1),
         }
+
+    def usable_atoms(self, linear: bool = True, synergy_feature: bool = False) -> dict[str, float]:
+        """Exact usable-information PID (bits) of readouts of the raw observations (modality 1 against the
+        other modalities; `all`), as `estimators.usable_pid` defines it: R, U1, U2 are `observed_atoms`'s,
+        since each modality's Bayes posterior is what its readout learns; S is what the joint readout uses
+        beyond a readout of the modality-wise readouts' logits (late fusion), which already combines the
+        views of r (their log-likelihoods add).
+
+        `linear=True` (linear readouts; linear mixing only): each factor block is a class prototype plus
+        isotropic Gaussian noise and the mixing an isometry, so each modality's Bayes posterior is
+        linear-logistic, and the synergy label has the same conditional mean under every class: S = 0.
+        `linear=False` (readouts that learn the Bayes posteriors): S is all the synergy label's bits.
+        `synergy_feature=True`: the joint representation also holds the synergy label one-hot (one that
+        linearises it), so the joint readout uses its whole entropy: S = H(synergy label)."""
+        if linear and self.mixing != "linear":
+            raise ValueError(f"usable_atoms(linear=True) needs mixing='linear', got {self.mixing!r}")
+        atoms = self.observed_atoms()
+        if synergy_feature:
+            atoms["synergy"] = self.truth("synergy").atoms["synergy"]
+        else:
+            atoms["synergy"] = (
+                0.0 if linear else self._synergy_label_bits(bayes.snr(self.separation, self.noise))
+            )
+        return atoms
+
+    def _synergy_label_bits(self, snr: float) -> float:
+        """I(all observations; synergy label) in bits, every modality at signal-to-noise ratio `snr`."""
+        snrs = (snr,) * self.n_modalities
+        if self.biased_pairing:
+            return bayes.matching_information(self.synergy, snrs, tuple(self.permutation.tolist()))
+        return bayes.sum_mod_information(self.synergy, snrs)
 
     def _bayes(self, task: str) -> float:
         snr = bayes.snr(self.separation, self.noise)

@@ -18,7 +18,7 @@ from interactions.grid import ARMS, STALE_POLICIES, grid, parse_duration, parse_
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
 from interactions.profiling import default_generators, machine_name, profile_table, write_profile
-from interactions.report import check_reports_dir, reports_dir, tidy_scores, write_reports
+from interactions.report import PID_PROBES, check_reports_dir, reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore, run_id
 
 
@@ -221,20 +221,21 @@ def _print_run_scores(mine: pd.DataFrame) -> None:
     """Final scores first (probes by task, PID atoms with their interval), then the checkpoint scores by
     epoch, under separate headings."""
     final, checkpoints = mine[mine["epoch"].isna()], mine[mine["epoch"].notna()]
-    probes = final[final["probe"] != "pid"]
+    probes = final[~final["probe"].isin(PID_PROBES)]
     print("== final scores: probes on the joint representation ==")
     table = probes.pivot_table(index=["probe", "task"], columns="metric", values="value")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    pid = final[final["probe"] == "pid"]
-    loss = pid[pid["metric"] == "discretization_loss_bits"]["value"]
-    pid = pid[pid["metric"] != "discretization_loss_bits"]
-    if not pid.empty:
+    for probe, title in PID_PROBES.items():
+        pid = final[final["probe"] == probe]
+        loss = pid[pid["metric"] == "discretization_loss_bits"]["value"]
+        pid = pid[pid["metric"] != "discretization_loss_bits"]
+        if pid.empty:
+            continue
         parts = pid["metric"].str.rsplit("_", n=1, expand=True)
         atoms = pid.assign(atom=parts[0], kind=parts[1]).pivot_table(
             index="atom", columns="kind", values="value"
         )
-        task = pid["task"].iloc[0]
-        print(f"\n== final scores: PID of the per-modality representations (bits), task {task} ==")
+        print(f"\n== final scores: {title} (bits), task {pid['task'].iloc[0]} ==")
         print(atoms.reindex(index=list(ATOMS)).to_string(float_format=lambda v: f"{v:.3f}"))
         if len(loss):
             print(f"discretisation loss (bits, widens each interval): {loss.iloc[0]:.3f}")

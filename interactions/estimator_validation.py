@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from estimators.representation_pid import ATOMS, representation_pid
+from estimators.representation_pid import ATOMS, RepresentationPID, representation_pid
+from estimators.usable_pid import Representations, usable_pid
 from generators import bimodal, generator_preset
 from generators.factors import FactorGenerator
 from interactions.executor import Executor, SerialExecutor, WorkerLost
@@ -91,7 +92,68 @@ def validate_case(case: ValidationCase) -> list[dict]:
     result = representation_pid(
         sample.modalities[0], rest, sample.labels[generator.joint_task], seed=case.seed
     )
-    seconds = time.perf_counter() - started
+    return _estimate_rows(case, truth, result, time.perf_counter() - started)
+
+
+# The usable PID (`estimators.usable_pid`) against its closed-form truth: linear readouts of the raw
+# observations of every linear-mixing setting, fitted on the quick grid's 2,000 probe-training rows and on
+# 6,000; a joint representation that linearises the synergy label; and an MLP readout, which reaches the
+# Bayes readouts' atoms where it learns the Bayes posteriors.
+USABLE_SETTINGS = tuple(s for s in SETTINGS if s != "mlp_mixing")
+USABLE_TRAIN_SIZES = (2000, 6000)
+USABLE_EVAL_SIZE = 6000
+USABLE_FEATURE_SETTINGS = ("bimodal_1bit", "biased_synergy", "synergy_heavy", "three_classes")
+USABLE_MLP_SETTINGS = ("bimodal_1bit", "synergy_heavy")
+
+
+@dataclass(frozen=True)
+class UsableCase:
+    """One usable-PID estimate: a setting, the readouts' training size, the readout family and whether the
+    joint representation also holds the synergy label one-hot (`synergy_feature`)."""
+
+    setting: str
+    n_train: int
+    readout: str = "linear"
+    synergy_feature: bool = False
+    seed: int = 0
+
+
+def usable_validation_cases() -> list[UsableCase]:
+    """Every linear-mixing setting at both training sizes, the synergy-feature check at 6,000 training rows,
+    and the MLP readout at 6,000."""
+    return (
+        [UsableCase(s, n) for s in USABLE_SETTINGS for n in USABLE_TRAIN_SIZES]
+        + [UsableCase(s, 6000, synergy_feature=True) for s in USABLE_FEATURE_SETTINGS]
+        + [UsableCase(s, 6000, readout="mlp") for s in USABLE_MLP_SETTINGS]
+    )
+
+
+def validate_usable_case(case: UsableCase) -> list[dict]:
+    """The usable PID of one case next to its exact value (`FactorGenerator.usable_atoms`: of linear
+    readouts, or for the MLP readout of readouts that learn the Bayes posteriors)."""
+    generator = SETTINGS[case.setting][0]()
+    truth = generator.usable_atoms(linear=case.readout == "linear", synergy_feature=case.synergy_feature)
+
+    def representations(n: int, split: str) -> Representations:
+        sample = generator.sample(n, seed=case.seed, split=split)
+        rest = np.concatenate(sample.modalities[1:], axis=1)
+        joint = None
+        if case.synergy_feature:
+            label = sample.labels["synergy"]
+            one_hot = np.eye(generator.truth("synergy").n_classes)[label]
+            joint = np.concatenate([sample.modalities[0], rest, one_hot], axis=1)
+        return Representations(sample.modalities[0], rest, sample.labels[generator.joint_task], joint)
+
+    train, test = representations(case.n_train, "train"), representations(USABLE_EVAL_SIZE, "val")
+    started = time.perf_counter()
+    result = usable_pid(train, test, readout=case.readout, seed=case.seed)
+    return _estimate_rows(case, truth, result, time.perf_counter() - started)
+
+
+def _estimate_rows(
+    case: ValidationCase | UsableCase, truth: dict[str, float], result: RepresentationPID, seconds: float
+) -> list[dict]:
+    """One row per atom: the case, the exact value, the estimate with its interval, the codes and seconds."""
     return [
         {
             **asdict(case),
@@ -110,20 +172,29 @@ def validate_case(case: ValidationCase) -> list[dict]:
 
 
 def run_validation(
-    cases: Sequence[ValidationCase], cache: Path, executor: Executor | None = None
+    cases: Sequence[ValidationCase | UsableCase],
+    cache: Path,
+    executor: Executor | None = None,
+    validate: Callable[..., list[dict]] = validate_case,
 ) -> pd.DataFrame:
-    """Rows of every case: read from `cache` where it holds them under this code, computed (and cached,
-    atomically) otherwise. A case whose worker died is left out of the cache (retried next time) and listed
-    with its reason in the table's `attrs["failed"]`; the others go on."""
+    """Rows of every case (`validate(case)`: `validate_case` or `validate_usable_case`): read from `cache`
+    where it holds them under this code, computed (and cached, atomically) otherwise. A case whose worker
+    died is left out of the cache (retried next time) and listed with its reason in the table's
+    `attrs["failed"]`; the others go on."""
     fingerprint = code_fingerprint(_PACKAGES)
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     rows = stored.get("rows", []) if stored.get("code") == fingerprint else []
+    key_fields = [f.name for f in fields(cases[0])] if cases else []
+
+    def _key(row: dict) -> tuple:
+        return tuple(row[f] for f in key_fields)
+
     done = {_key(r) for r in rows}
     missing = [c for c in cases if _key(asdict(c)) not in done]
     failed = []
-    for index, case_rows in (executor or SerialExecutor()).map_unordered(validate_case, missing):
+    for index, case_rows in (executor or SerialExecutor()).map_unordered(validate, missing):
         if isinstance(case_rows, WorkerLost):
-            failed.append(f"{missing[index].setting} at N = {missing[index].n_samples:,}: {case_rows.reason}")
+            failed.append(f"{missing[index]}: {case_rows.reason}")
             continue
         rows += case_rows
         payload = json.dumps({"code": fingerprint, "rows": rows}, indent=1)
@@ -132,15 +203,9 @@ def run_validation(
     table = pd.DataFrame([r for r in rows if _key(r) in wanted])
     table["error"] = table["estimate"] - table["truth"]
     table["covered"] = (table["low"] <= table["truth"]) & (table["truth"] <= table["high"])
-    table = table.sort_values(["setting", "n_samples", "seed", "atom"], key=_atom_order).reset_index(
-        drop=True
-    )
+    table = table.sort_values([*key_fields, "atom"], key=_atom_order).reset_index(drop=True)
     table.attrs["failed"] = failed
     return table
-
-
-def _key(row: dict) -> tuple:
-    return row["setting"], row["n_samples"], row["seed"]
 
 
 def _atom_order(column: pd.Series) -> pd.Series:
@@ -238,6 +303,63 @@ def validation_markdown(table: pd.DataFrame, reference_size: int = 6000) -> str:
     if table.attrs.get("failed"):
         lines += ["**Failed cases** (worker died):", ""] + [f"- {f}" for f in table.attrs["failed"]] + [""]
     return "\n".join(lines)
+
+
+def usable_validation_markdown(table: pd.DataFrame) -> str:
+    """The usable PID's section of the validation report: every case's atoms against their exact values."""
+    lines = [
+        "# Validation of the usable-information PID",
+        "",
+        "`usable_pid` (`estimators/usable_pid.py`): readouts fitted on `train rows` (the quick grid",
+        f"fits on 2,000), scored on {USABLE_EVAL_SIZE:,} held-out rows; R, U1, U2 are the BROJA atoms of",
+        "codes of the two modality-wise readouts' posteriors, S what a readout of the joint representation",
+        "uses beyond a late fusion of the modality-wise readouts. Truth: `FactorGenerator.usable_atoms`. For",
+        "linear readouts every redundant and unique bit is usable and none of the synergy label, which has",
+        "the same mean under every class (`+ synergy one-hot`: the joint representation also holds the",
+        "synergy label, so its whole entropy becomes usable synergy); for the MLP readout, the atoms of",
+        "readouts that learn the Bayes posteriors (S: all the synergy label's bits). Bits, seed 0, modality",
+        "1 against the other modalities, `all` label.",
+        "",
+        "| setting | readout | train rows | "
+        + " | ".join(f"{a} (true / est. [95% interval])" for a in ATOMS)
+        + " | max abs. error | codes | seconds |",
+        "|---|---|---|" + "---|" * (len(ATOMS) + 3),
+    ]
+    for (setting, n_train, readout, feature), rows in table.groupby(
+        ["setting", "n_train", "readout", "synergy_feature"], sort=False
+    ):
+        cells = [
+            f"{r.truth:.3f} / {r.estimate:.3f} [{r.low:.2f}, {r.high:.2f}]" + ("" if r.covered else " ✗")
+            for r in rows.itertuples()
+        ]
+        first = rows.iloc[0]
+        lines.append(
+            f"| {setting} | {readout}{' + synergy one-hot' if feature else ''} | {n_train:,} | "
+            + " | ".join(cells)
+            + f" | {rows['error'].abs().max():.3f} | {first.codes} | {first.seconds:.1f} |"
+        )
+    lines += ["", "✗: the interval misses the truth.", "", "## In one line", ""]
+    for n_train in USABLE_TRAIN_SIZES:
+        linear = (table["readout"] == "linear") & ~table["synergy_feature"]
+        plain = table[linear & (table["n_train"] == n_train)]
+        if plain.empty:
+            continue
+        worst = plain.loc[plain["error"].abs().idxmax()]
+        lines.append(
+            f"- Linear readouts fitted on {n_train:,} rows: "
+            f"{100 * (plain['error'].abs() <= 0.1).mean():.0f}% of atoms within 0.1 bit, mean absolute error "
+            f"{plain['error'].abs().mean():.3f} bit, worst {worst.setting} {worst.atom} {worst.error:+.3f}; "
+            f"interval coverage {100 * plain['covered'].mean():.0f}%."
+        )
+    for label, part in (
+        ("synergy one-hot", table[table["synergy_feature"]]),
+        ("MLP readout", table[table["readout"] == "mlp"]),
+    ):
+        if not part.empty:
+            lines.append(f"- {label}: largest absolute error {part['error'].abs().max():.3f} bit.")
+    if table.attrs.get("failed"):
+        lines += ["", "**Failed cases** (worker died):", ""] + [f"- {f}" for f in table.attrs["failed"]]
+    return "\n".join(lines) + "\n"
 
 
 def plot_validation(table: pd.DataFrame, path: Path) -> None:

@@ -6,7 +6,8 @@ so the stages add up to the run's wall time; what no stage covers is `other`.
 Stages: data generation (`sample`), model construction, training (the optimiser steps, checkpoint scoring
 excluded), representation extraction, the linear and MLP probes, and the PID split into its codes (probes
 of the posteriors, label cells, KL k-means: `_posterior_codes`), its tables and the BROJA solver over the
-data and its bootstrap replicates (one batch).
+data and its bootstrap replicates (one batch); and the usable-information PID (`usable pid`: its unimodal
+readouts, codes and solver together, so that its cost reads in one column).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from unittest import mock
 
 import interactions.scoring as scoring
+from estimators.probes import Probe
 from estimators.threads import one_thread
 from generators import builtin_generators, generator_preset
 from interactions.presets import Preset
@@ -28,8 +30,9 @@ from interactions.scoring import RunSpec
 
 STAGES = (
     "data", "model", "training", "extraction", "linear probe", "mlp probe", "pid codes", "pid tables",
-    "pid solver", "other",
+    "pid solver", "usable pid", "other",
 )  # fmt: skip
+_ABSORBING = "usable pid"  # a stage that counts the timed stages it calls as its own
 
 
 @dataclass
@@ -38,17 +41,22 @@ class _Clock:
 
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     stack: list[float] = field(default_factory=list)  # time spent in nested stages, per open stage
+    absorbed: int = 0  # open `_ABSORBING` stages
 
     def wrap(self, stage: str | Callable[..., str], function: Callable) -> Callable:
         @functools.wraps(function)
         def timed(*args, **kwargs):
+            if self.absorbed:
+                return function(*args, **kwargs)
             name = stage(*args, **kwargs) if callable(stage) else stage
+            self.absorbed += name == _ABSORBING
             self.stack.append(0.0)
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
                 elapsed = time.perf_counter() - start
+                self.absorbed -= name == _ABSORBING
                 nested = self.stack.pop()
                 self.seconds[name] += elapsed - nested
                 if self.stack:
@@ -65,7 +73,9 @@ def _timed_stages(clock: _Clock, generator_class: type) -> Iterator[None]:
         (scoring, "build_objective", "model"),
         (scoring, "train", "training"),
         (scoring, "extract", "extraction"),
-        (scoring, "probe_score", lambda kind, *args, **kwargs: f"{kind} probe"),
+        (Probe, "fit", lambda probe, *args, **kwargs: f"{probe.kind} probe"),
+        (Probe, "score", lambda probe, *args, **kwargs: f"{probe.kind} probe"),
+        (scoring, "usable_pid", _ABSORBING),
         (rp, "_posterior_codes", "pid codes"),
         (rp, "joint_table", "pid tables"),
         (rp, "broja_pid_batch", "pid solver"),

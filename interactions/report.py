@@ -34,6 +34,11 @@ def reports_dir(preset: str, root: Path = Path("reports")) -> Path:
 
 
 INFO_TASKS = ("redundancy", "unique1", "unique2", "unique3", "synergy")
+# Score rows of PID atoms, by probe name: what the representations hold, and what linear readouts can use.
+PID_PROBES = {
+    "pid": "PID of the per-modality representations",
+    "usable_pid": "usable-information PID of linear readouts",
+}
 RANDOM_ARM = {"fused": "random_fused", "encoders": "random_encoders"}
 
 
@@ -55,7 +60,7 @@ def tidy_scores(store: ResultsStore) -> pd.DataFrame:
         how="left",
     )
     scores["gain_over_init"] = np.where(
-        scores["probe"] == "pid", np.nan, scores["value"] - scores["baseline_value"]
+        scores["probe"].isin(PID_PROBES), np.nan, scores["value"] - scores["baseline_value"]
     )
     return scores.drop(columns=["baseline_value"]).sort_values(
         ["generator", "objective", "seed", "probe", "task", "metric"], na_position="first"
@@ -105,7 +110,8 @@ def tidy_export(scores: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     truth = pd.DataFrame(truth_table(sorted(scores["generator"].unique())))
     atoms = truth.melt(id_vars=["generator", "task"], value_vars=list(ATOMS), var_name="atom",
                        value_name="truth_bits")  # fmt: skip
-    export = scores.assign(atom=scores["metric"].str.rsplit("_", n=1).str[0].where(scores["probe"] == "pid"))
+    atom = scores["metric"].str.rsplit("_", n=1).str[0].where(scores["probe"] == "pid")
+    export = scores.assign(atom=atom)
     export = export.merge(atoms, on=["generator", "task", "atom"], how="left").drop(columns="atom")
     return export.merge(meta, on=["objective", "generator", "seed"], how="left")
 
@@ -124,11 +130,13 @@ def _mean_std(values: pd.Series, scale: float = 100, digits: int = 1) -> str:
     )
 
 
-def paired_differences(final: pd.DataFrame, reference: str | None = None) -> pd.DataFrame:
-    """Per (generator, probe, task, objective): the per-seed difference of its balanced accuracy against
+def paired_differences(
+    final: pd.DataFrame, reference: str | None = None, metric: str = "balanced_accuracy"
+) -> pd.DataFrame:
+    """Per (generator, probe, task, objective): the per-seed difference of its `metric` against
     `reference` (an objective run on the same data and seeds) or, with None, against its own architecture
     at initialisation (`gain_over_init`), summarised over seeds (`seed_summary`)."""
-    acc = final[final["metric"] == "balanced_accuracy"]
+    acc = final[final["metric"] == metric]
     keys = ["generator", "probe", "task", "seed"]
     if reference is None:
         diffs = acc.assign(difference=acc["gain_over_init"])
@@ -149,13 +157,14 @@ def paired_differences(final: pd.DataFrame, reference: str | None = None) -> pd.
     )
 
 
-def _difference_cell(row: pd.Series | None) -> str:
+def _difference_cell(row: pd.Series | None, scale: float = 100, digits: int = 1) -> str:
     if row is None:
         return "–"
+    f = f"+.{digits}f"
     if row["n"] == 1:
-        return f"{100 * row['mean']:+.1f}"
+        return f"{scale * row['mean']:{f}}"
     mark = " *" if row["low"] > 0 or row["high"] < 0 else ""
-    return f"{100 * row['mean']:+.1f} [{100 * row['low']:+.1f}, {100 * row['high']:+.1f}]{mark}"
+    return f"{scale * row['mean']:{f}} [{scale * row['low']:{f}}, {scale * row['high']:{f}}]{mark}"
 
 
 def _provenance(current: pd.DataFrame) -> list[str]:
@@ -266,34 +275,84 @@ def summary_markdown(
                 cells = [_mean_std(mine[mine["task"] == t]["value"], scale=1, digits=3) for t in tasks]
                 lines.append(f"| {objective} | " + " | ".join(cells) + " |")
             lines.append("")
-        pid = sub[sub["probe"] == "pid"]
-        if not pid.empty:
-            task = pid["task"].iloc[0]
-            lines += [
-                f"### PID of per-modality representations, task `{task}` "
-                "(bits, bias-corrected [95% interval])",
-                "",
-                *_estimator_lines(generator, _scoring_size(current, generator, "n_pid"), validation),
-                *_stale_note(current, generator),
-                "",
-                "| objective | " + " | ".join(ATOMS) + " | discretisation loss |",
-                "|---" * (len(ATOMS) + 2) + "|",
-                "| ground truth | " + " | ".join(f"{gt.loc[task, a]:.3f}" for a in ATOMS) + " | |",
-            ]
-            for objective in _objective_order(list(pid["objective"].unique())):
-                rows = pid[pid["objective"] == objective]
-                cells = []
-                for a in ATOMS:
-                    mean = {
-                        k: rows[rows["metric"] == f"{a}_{k}"]["value"].mean()
-                        for k in ("corrected", "low", "high")
-                    }
-                    cells.append(f"{mean['corrected']:.3f} [{mean['low']:.3f}, {mean['high']:.3f}]")
-                loss = rows[rows["metric"] == "discretization_loss_bits"]["value"]
-                cells.append(f"{loss.mean():.3f}" if len(loss) else "–")
-                lines.append(f"| {objective} | " + " | ".join(cells) + " |")
-            lines.append("")
+        for probe in PID_PROBES:
+            if not sub[sub["probe"] == probe].empty:
+                lines += _pid_lines(sub, probe, gt, current, validation)
     return "\n".join(lines) + "\n"
+
+
+_PID_INTRO = {
+    "pid": "What the representations still hold about the label, whatever reads them.",
+    "usable_pid": (
+        "What linear readouts can use (`estimators/usable_pid.py`): R, U1, U2 are the BROJA atoms of codes "
+        "of linear readouts of each modality's representation; S is what a linear readout of the joint "
+        "representation uses beyond a late fusion of those modality-wise readouts (negative where it uses "
+        "less). Any encoder that keeps its input keeps the atoms above; these say which of them the "
+        "objective made linearly readable. The data's atoms are the ceiling. Validated against closed-form "
+        "truth on raw observations in `reports/estimators.md`."
+    ),
+}
+# The usable PID's atoms of these objectives are compared with CoMM's, seed by seed.
+_USABLE_VERSUS = "comm"
+
+
+def _pid_lines(
+    sub: pd.DataFrame, probe: str, gt: pd.DataFrame, current: pd.DataFrame, validation: dict | None
+) -> list[str]:
+    """One generator's PID table of `probe` (`pid` or `usable_pid`): mean corrected atoms over seeds with
+    the mean interval; for the usable PID, each objective's paired difference against CoMM."""
+    pid = sub[sub["probe"] == probe]
+    task = pid["task"].iloc[0]
+    generator = pid["generator"].iloc[0]
+    estimator = (
+        _estimator_lines(generator, _scoring_size(current, generator, "n_pid"), validation)
+        if probe == "pid"
+        else []
+    )
+    lines = [
+        f"### {PID_PROBES[probe]}, task `{task}` (bits, bias-corrected [95% interval])",
+        "",
+        _PID_INTRO[probe],
+        *estimator,
+        *_stale_note(current, generator),
+        "",
+        "| objective | " + " | ".join(ATOMS) + " | discretisation loss |",
+        "|---" * (len(ATOMS) + 2) + "|",
+        f"| {'ground truth' if probe == 'pid' else 'the data (ceiling)'} | "
+        + " | ".join(f"{gt.loc[task, a]:.3f}" for a in ATOMS)
+        + " | |",
+    ]
+    for objective in _objective_order(list(pid["objective"].unique())):
+        rows = pid[pid["objective"] == objective]
+        cells = []
+        for a in ATOMS:
+            mean = {
+                k: rows[rows["metric"] == f"{a}_{k}"]["value"].mean() for k in ("corrected", "low", "high")
+            }
+            cells.append(f"{mean['corrected']:.3f} [{mean['low']:.3f}, {mean['high']:.3f}]")
+        loss = rows[rows["metric"] == "discretization_loss_bits"]["value"]
+        cells.append(f"{loss.mean():.3f}" if len(loss) else "–")
+        lines.append(f"| {objective} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if probe != "usable_pid" or _USABLE_VERSUS not in set(pid["objective"]):
+        return lines
+    differences = {
+        a: paired_differences(pid, _USABLE_VERSUS, f"{a}_corrected").set_index("objective") for a in ATOMS
+    }
+    lines += [
+        f"Paired difference against {_USABLE_VERSUS} (usable bits, objective minus {_USABLE_VERSUS}; * marks "
+        "an interval that excludes 0):",
+        "",
+        "| objective | " + " | ".join(ATOMS) + " |",
+        "|---" * (len(ATOMS) + 1) + "|",
+    ]
+    for objective in _objective_order([o for o in pid["objective"].unique() if o != _USABLE_VERSUS]):
+        cells = [
+            _difference_cell(d.loc[objective] if objective in d.index else None, scale=1, digits=3)
+            for d in differences.values()
+        ]
+        lines.append(f"| {objective} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def _difference_lines(table: pd.DataFrame, generator: str, probe: str, tasks: list[str], versus: str) -> list:
@@ -522,39 +581,70 @@ def _panels(n: int, width: float, height: float, columns: int = 2):
 
 
 def plot_fingerprint(scores: pd.DataFrame) -> Figure | None:
-    """The headline figure: per generator, which information types (R, U, S) each objective's joint
-    representation gives a linear probe, as balanced accuracy with 95% seed intervals, between chance
-    (dotted) and the Bayes ceiling (dashed)."""
-    final = scores[
-        scores["epoch"].isna() & (scores["probe"] == "linear") & (scores["metric"] == "balanced_accuracy")
-    ]
-    generators = sorted(final["generator"].unique())
-    fig, axes = _panels(len(generators), 7.5, 3.4)
-    for ax, generator in zip(axes, generators, strict=True):
-        sub = final[final["generator"] == generator]
+    """The headline figure: per generator (one row), which information types (R, U, S) each objective's
+    joint representation gives a linear probe, as balanced accuracy with 95% seed intervals between chance
+    (dotted) and the Bayes ceiling (dashed); beside it, where the runs have it, the usable-information PID
+    of linear readouts in bits with 95% seed intervals, the data's atoms (the ceiling) as black ticks."""
+    final = scores[scores["epoch"].isna()]
+    accuracy = final[(final["probe"] == "linear") & (final["metric"] == "balanced_accuracy")]
+    usable = final[(final["probe"] == "usable_pid") & final["metric"].str.endswith("_corrected")]
+    generators = sorted(accuracy["generator"].unique())
+    if not generators:
+        return None
+    columns = 2 if not usable.empty else 1
+    fig, grid = plt.subplots(
+        len(generators), columns, figsize=(7.5 * columns, 3.4 * len(generators)), squeeze=False
+    )
+    truth = pd.DataFrame(truth_table(generators))
+    for row, generator in zip(grid, generators, strict=True):
+        ax = row[0]
+        sub = accuracy[accuracy["generator"] == generator]
         tasks = [t for t in INFO_TASKS if t in set(sub["task"])]
         objectives = _objective_order(list(sub["objective"].unique()))
-        width = 0.84 / len(objectives)
-        for i, objective in enumerate(objectives):
-            summaries = [seed_summary(_rows(sub, objective, generator, t)["value"]) for t in tasks]
-            means = [np.nan if m is None else m.mean for m in summaries]
-            errors = np.array([_error(m) for m in summaries]).T
-            x = np.arange(len(tasks)) + (i - len(objectives) / 2 + 0.5) * width
-            ax.bar(x, means, width, yerr=errors, capsize=1.5, label=objective, error_kw={"lw": 0.8})
+        _grouped_bars(ax, sub, objectives, "task", tasks)
         for j, t in enumerate(tasks):
-            row = sub[sub["task"] == t].iloc[0]
-            ax.hlines(row["chance"], j - 0.45, j + 0.45, colors="black", linestyles="dotted")
-            ax.hlines(row["bayes"], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
+            first = sub[sub["task"] == t].iloc[0]
+            ax.hlines(first["chance"], j - 0.45, j + 0.45, colors="black", linestyles="dotted")
+            ax.hlines(first["bayes"], j - 0.45, j + 0.45, colors="black", linestyles="dashed")
         ax.set_xticks(np.arange(len(tasks)), [_TASK_LABELS[t] for t in tasks])
         ax.set_ylim(0.0, 1.02)
         ax.set_ylabel("balanced accuracy")
         seeds = sub["seed"].nunique()
-        ax.set_title(f"{generator} ({seeds} seed{'s' * (seeds > 1)})", fontsize=10)
-    axes[0].legend(ncol=5, fontsize=7, loc="lower left")
-    fig.suptitle("Linear probe per information type (bars: 95% t-interval over seeds; dotted: chance; "
-                 "dashed: Bayes ceiling)", fontsize=9)  # fmt: skip
+        ax.set_title(f"{generator} ({seeds} seed{'s' * (seeds > 1)}): linear probe", fontsize=10)
+        if columns == 1:
+            continue
+        ax = row[1]
+        mine = usable[usable["generator"] == generator]
+        if mine.empty:
+            ax.axis("off")
+            continue
+        mine = mine.assign(atom=mine["metric"].str.removesuffix("_corrected"))
+        _grouped_bars(ax, mine, objectives, "atom", list(ATOMS))
+        gt = truth[(truth["generator"] == generator) & (truth["task"] == mine["task"].iloc[0])].iloc[0]
+        ax.hlines([gt[a] for a in ATOMS], np.arange(len(ATOMS)) - 0.45, np.arange(len(ATOMS)) + 0.45,
+                  colors="black", lw=1.2)  # fmt: skip
+        ax.set_xticks(np.arange(len(ATOMS)), [_ATOM_SHORT[a] for a in ATOMS])
+        ax.set_ylabel("usable bits")
+        ax.set_title(f"{generator}: usable-information PID, linear readouts", fontsize=10)
+    grid[0][0].legend(ncol=5, fontsize=7, loc="lower left")
+    fig.suptitle("Linear probe per information type (95% t-interval over seeds; dotted: chance; dashed: "
+                 "Bayes ceiling) and what linear readouts can use, in bits (black: the data's atoms)",
+                 fontsize=9)  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def _grouped_bars(ax, rows: pd.DataFrame, objectives: list[str], column: str, groups: list[str]) -> None:
+    """One bar per objective in each group (`rows[column]` == group): the mean over seeds of `value`, with
+    its 95% t-interval."""
+    width = 0.84 / len(objectives)
+    for i, objective in enumerate(objectives):
+        mine = rows[rows["objective"] == objective]
+        summaries = [seed_summary(mine[mine[column] == g]["value"]) for g in groups]
+        means = [np.nan if m is None else m.mean for m in summaries]
+        errors = np.array([_error(m) for m in summaries]).T
+        x = np.arange(len(groups)) + (i - len(objectives) / 2 + 0.5) * width
+        ax.bar(x, means, width, yerr=errors, capsize=1.5, label=objective, error_kw={"lw": 0.8})
 
 
 def plot_pid(scores: pd.DataFrame) -> Figure | None:

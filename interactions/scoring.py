@@ -1,8 +1,8 @@
 """What a grid run computes: a run spec (generator preset, arm, seed, scale) and `run_one`, which trains
-the run and scores it (linear and MLP probes, the PID of the per-modality representations, the checkpoint
-scores). With the generators, estimators, models, objectives and trainer, this module is what the code
-fingerprint covers (`interactions.fingerprint`): scheduling, storing and reporting runs is elsewhere, so
-that editing those never marks stored runs stale."""
+the run and scores it (linear and MLP probes, the presence and usable-information PIDs of the per-modality
+representations, the checkpoint scores). With the generators, estimators, models, objectives and
+trainer, this module is what the code fingerprint covers (`interactions.fingerprint`): scheduling,
+storing and reporting runs is elsewhere, so that editing those never marks stored runs stale."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from estimators.probes import probe_score
-from estimators.representation_pid import ATOMS, representation_pid
+from estimators.probes import PROBES, Probe
+from estimators.representation_pid import RepresentationPID, representation_pid
+from estimators.usable_pid import Representations, usable_pid
 from generators import generator_preset
 from generators.registry import Generator
 from interactions.augment import LIGHT_CROP, ImageAugment
@@ -133,12 +134,16 @@ class RunSpec:
         }
 
 
-def _probe_rows(kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test, tasks, epoch, seed) -> list:
-    rows = []
+def _probe_rows(
+    kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test, tasks, epoch, seed
+) -> tuple[list, dict[str, Probe]]:
+    """Score rows of a `kind` probe per task, and the fitted probes by task."""
+    rows, probes = [], {}
     for task in tasks:
-        score = probe_score(kind, train_z, train.labels[task], test_z, test.labels[task], seed=seed)
+        probes[task] = PROBES[kind](seed=seed).fit(train_z, train.labels[task])
+        score = probes[task].score(test_z, test.labels[task])
         rows += [(task, kind, metric, epoch, value) for metric, value in score.as_dict().items()]
-    return rows
+    return rows, probes
 
 
 def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
@@ -153,7 +158,7 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)
     tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]
     rows: list[tuple] = []
-
+    seed = spec.seed
     info_tasks = [t for t in tasks if t != "all"]
 
     def checkpoint(epoch: int, obj) -> None:
@@ -161,9 +166,8 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
         epoch's are the final scores, copied below rather than computed twice."""
         if epoch in p.checkpoints and epoch != p.epochs:
             z_train, z_test = extract(obj, probe_train)[0], extract(obj, probe_test)[0]
-            rows.extend(
-                _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, spec.seed)
-            )
+            linear = _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, seed)
+            rows.extend(linear[0])
             rows.extend(_pid_rows(spec, gen, obj, epoch))
 
     resume, state = None, None
@@ -184,36 +188,62 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
         checkpoint(0, objective)
     trained = train(objective, pretrain, spec.train_config(), lambda e, obj: checkpoint(e + 1, obj), resume)
     seconds = trained.seconds
-    z_train, z_test = extract(objective, probe_train)[0], extract(objective, probe_test)[0]
+    (z_train, per_train), z_test = extract(objective, probe_train), extract(objective, probe_test)[0]
     final: list[tuple] = []
     for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
-        final += _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, spec.seed)
-    final += _pid_rows(spec, gen, objective, None)
+        kind_rows, probes = _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, seed)
+        final += kind_rows
+        if kind == "linear":
+            joint_readout = probes[gen.joint_task]
+    readout_train = Representations(
+        per_train[0], np.concatenate(per_train[1:], axis=1), probe_train.labels[gen.joint_task], joint=z_train
+    )
+    final += _pid_rows(spec, gen, objective, None, (readout_train, joint_readout))
     if objective.trainable and p.epochs in p.checkpoints:
         last = [r for r in final if r[1] == "pid" or (r[1] == "linear" and r[0] in info_tasks)]
         rows += [(task, probe, metric, p.epochs, value) for task, probe, metric, _, value in last]
     return rows + final, seconds
 
 
-def _pid_rows(spec: RunSpec, gen: Generator, objective, epoch: int | None) -> list[tuple]:
+def _pid_rows(
+    spec: RunSpec,
+    gen: Generator,
+    objective,
+    epoch: int | None,
+    usable: tuple[Representations, Probe] | None = None,
+) -> list[tuple]:
     """Bias-corrected PID of (modality-1 representation, the other modalities' representations; the
-    generator's joint task: `all` for the factor generators)."""
+    generator's joint task: `all` for the factor generators), as rows of probe `pid`. With `usable` (the
+    probe-training sample's representations and the linear probe of the joint task fitted on them), also
+    the usable-information PID of linear readouts, as rows of probe `usable_pid`."""
     p = spec.scale
     sample = gen.sample(p.n_pid, seed=spec.seed, split="val")
-    _, per_modality = extract(objective, sample)
+    joint, per_modality = extract(objective, sample)
     rest = np.concatenate(per_modality[1:], axis=1)
-    result = representation_pid(
+    labels = sample.labels[gen.joint_task]
+    presence = representation_pid(
         per_modality[0],
         rest,
-        sample.labels[gen.joint_task],
+        labels,
         n_permutations=p.n_permutations,
         n_bootstrap=p.n_bootstrap,
         seed=spec.seed,
     )
-    rows = []
-    for atom in ATOMS:
-        estimate = result.atoms[atom]
-        for kind in ("corrected", "raw", "bias", "low", "high"):
-            rows.append((gen.joint_task, "pid", f"{atom}_{kind}", epoch, getattr(estimate, kind)))
-    rows.append((gen.joint_task, "pid", "discretization_loss_bits", epoch, result.discretization_loss_bits))
+    rows = _atom_rows(gen.joint_task, "pid", presence, epoch)
+    if usable is not None:
+        train, joint_readout = usable
+        test = Representations(per_modality[0], rest, labels, joint=joint)
+        result = usable_pid(
+            train, test, joint_readout=joint_readout, n_bootstrap=p.n_bootstrap, seed=spec.seed
+        )
+        rows += _atom_rows(gen.joint_task, "usable_pid", result, epoch)
     return rows
+
+
+def _atom_rows(task: str, probe: str, result: RepresentationPID, epoch: int | None) -> list[tuple]:
+    rows = [
+        (task, probe, f"{atom}_{kind}", epoch, getattr(estimate, kind))
+        for atom, estimate in result.atoms.items()
+        for kind in ("corrected", "raw", "bias", "low", "high")
+    ]
+    return [*rows, (task, probe, "discretization_loss_bits", epoch, result.discretization_loss_bits)]

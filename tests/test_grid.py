@@ -77,7 +77,7 @@ def test_runs_are_cached_forced_and_failures_recorded(tmp_path: Path, monkeypatc
     assert len(store.runs()) == 2
     assert len(store.scores().groupby(["objective", "generator", "seed"])) == 2
     assert store.scores(version=12345).empty
-    assert set(scores["probe"]) == {"linear", "mlp", "pid"}
+    assert set(scores["probe"]) == {"linear", "mlp", "pid", "usable_pid"}
     assert set(scores.loc[scores["epoch"].notna(), "epoch"]) == {0, 2}  # learning-dynamics checkpoints
 
     def diverge(spec):
@@ -381,11 +381,11 @@ def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path: Path, mon
 
     scored, pid_rows = [], scoring_module._pid_rows
 
-    def stop_at_epoch_2(spec, gen, objective, epoch):
+    def stop_at_epoch_2(spec, gen, objective, epoch, *usable):
         scored.append(epoch)
         if epoch == 2 and scored.count(2) == 1:
             raise KeyboardInterrupt
-        return pid_rows(spec, gen, objective, epoch)
+        return pid_rows(spec, gen, objective, epoch, *usable)
 
     monkeypatch.setattr(scoring_module, "_pid_rows", stop_at_epoch_2)
     resumed = ResultsStore(tmp_path / "resumed.sqlite")
@@ -536,3 +536,33 @@ def test_only_a_full_benchmark_run_writes_the_committed_timings(
     module.pytest_configure(config)
     name = Path(config.option.benchmark_json).name
     assert name == ("benchmarks.json" if committed else "benchmarks-subset.json")
+
+
+def test_the_usable_pid_table_compares_each_objective_with_comm_seed_by_seed() -> None:
+    """The summary's usable-PID table: mean atoms with their mean interval, the data's atoms as the ceiling,
+    and per objective the paired difference against CoMM over seeds, marked * where it excludes 0."""
+    import pandas as pd
+
+    synergy = {"comm": [0.60, 0.55, 0.58], "cross": [0.01, -0.02, 0.00], "cross_self": [0.50, 0.62, 0.56]}
+    rows = []
+    for objective, values in synergy.items():
+        for seed, value in enumerate(values):
+            for atom in ("redundancy", "unique1", "unique2", "synergy"):
+                v = value if atom == "synergy" else 0.9
+                for kind, x in (("corrected", v), ("low", v - 0.02), ("high", v + 0.02)):
+                    rows.append({"generator": "g", "objective": objective, "seed": seed, "task": "all",
+                                 "probe": "usable_pid", "metric": f"{atom}_{kind}", "value": x})  # fmt: skip
+    sub = pd.DataFrame(rows)
+    gt = pd.DataFrame([{"task": "all", "redundancy": 1.0, "unique1": 1.0, "unique2": 1.0, "synergy": 1.0}])
+    current = pd.DataFrame(columns=["generator", "objective", "meta", "config"])  # no stale runs
+    lines = report._pid_lines(sub, "usable_pid", gt.set_index("task"), current, None)
+    text = "\n".join(lines)
+    assert "| the data (ceiling) | 1.000 | 1.000 | 1.000 | 1.000 | |" in text
+    assert (
+        "| comm | 0.900 [0.880, 0.920] | 0.900 [0.880, 0.920] | 0.900 [0.880, 0.920] | 0.577 [0.557, 0.597]"
+        in text
+    )
+    cross = next(line for line in lines if line.startswith("| cross |") and "*" in line)
+    assert cross.split(" | ")[-1].startswith("-0.580 [") and cross.endswith("* |")
+    same = next(line for line in lines[lines.index(cross) :] if line.startswith("| cross_self |"))
+    assert "*" not in same.split(" | ")[-1]  # CoMM's and Cross+Self's synergy do not differ at these seeds

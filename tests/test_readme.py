@@ -74,3 +74,12 @@ def test_generator_preset_example_plugs_in_through_an_entry_point(tmp_path: Path
     accuracy = scores[(scores["probe"] == "linear") & (scores["metric"] == "balanced_accuracy")]
     final = accuracy[accuracy["epoch"].isna()].set_index("task")["value"]
     assert final["redundancy"] > 0.9  # Cross keeps what the modalities share
+
+
+def test_usable_pid_example_matches_its_closed_form(capsys) -> None:
+    block = re.search(r"<!-- usable-example -->\n```python\n(.*?)```", README.read_text(), re.S)
+    assert block is not None
+    exec(compile(block.group(1), "README usable-PID example", "exec"), {"__name__": "readme_usable"})
+    estimate, truth = (eval(line) for line in capsys.readouterr().out.strip().splitlines()[-2:])
+    assert set(estimate) == set(truth) == {"redundancy", "unique1", "unique2", "synergy"}
+    assert all(abs(estimate[a] - truth[a]) <= 0.1 for a in truth), (estimate, truth)
