@@ -237,15 +237,10 @@ def validation_markdown(table: pd.DataFrame, reference_size: int = 6000) -> str:
         "|---|---|" + "---|" * (len(ATOMS) + 3),
     ]
     for setting, rows in ref.groupby("setting", sort=False):
-        cells = [
-            f"{r.truth:.3f} / {r.estimate:.3f} [{r.low:.2f}, {r.high:.2f}]" + ("" if r.covered else " ✗")
-            for r in rows.itertuples()
-        ]
         first = rows.iloc[0]
         lines.append(
-            f"| {setting} | {SETTINGS[setting][1]} | "
-            + " | ".join(cells)
-            + f" | {first.codes} | {first.loss_bits:.3f} | {first.seconds:.1f} |"
+            f"| {setting} | {SETTINGS[setting][1]} | {_truth_cells(rows)}"
+            f" | {first.codes} | {first.loss_bits:.3f} | {first.seconds:.1f} |"
         )
     lines += [
         "",
@@ -328,15 +323,10 @@ def usable_validation_markdown(table: pd.DataFrame) -> str:
     for (setting, n_train, readout, feature), rows in table.groupby(
         ["setting", "n_train", "readout", "synergy_feature"], sort=False
     ):
-        cells = [
-            f"{r.truth:.3f} / {r.estimate:.3f} [{r.low:.2f}, {r.high:.2f}]" + ("" if r.covered else " ✗")
-            for r in rows.itertuples()
-        ]
         first = rows.iloc[0]
         lines.append(
             f"| {setting} | {readout}{' + synergy one-hot' if feature else ''} | {n_train:,} | "
-            + " | ".join(cells)
-            + f" | {rows['error'].abs().max():.3f} | {first.codes} | {first.seconds:.1f} |"
+            f"{_truth_cells(rows)} | {rows['error'].abs().max():.3f} | {first.codes} | {first.seconds:.1f} |"
         )
     lines += ["", "✗: the interval misses the truth.", "", "## In one line", ""]
     for n_train in USABLE_TRAIN_SIZES:
@@ -360,6 +350,14 @@ def usable_validation_markdown(table: pd.DataFrame) -> str:
     if table.attrs.get("failed"):
         lines += ["", "**Failed cases** (worker died):", ""] + [f"- {f}" for f in table.attrs["failed"]]
     return "\n".join(lines) + "\n"
+
+
+def _truth_cells(rows: pd.DataFrame) -> str:
+    """One case's atoms as table cells: truth / estimate [interval], ✗ where the interval misses."""
+    return " | ".join(
+        f"{r.truth:.3f} / {r.estimate:.3f} [{r.low:.2f}, {r.high:.2f}]" + ("" if r.covered else " ✗")
+        for r in rows.itertuples()
+    )
 
 
 def plot_validation(table: pd.DataFrame, path: Path) -> None:
