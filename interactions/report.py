@@ -630,7 +630,7 @@ def plot_fingerprint(scores: pd.DataFrame) -> Figure | None:
     fig.suptitle("Linear probe per information type (95% t-interval over seeds; dotted: chance; dashed: "
                  "Bayes ceiling) and what linear readouts can use, in bits (black: the data's atoms)",
                  fontsize=9)  # fmt: skip
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # room for the title above the panels
     return fig
 
 
