@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -43,7 +44,12 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (`kill`, a cluster job's time limit): handled as Ctrl-C is, finished runs kept."""
 
 
+_sigterm = threading.Event()  # set by the handler: Ray's wait turns the exception it raises into a plain
+# KeyboardInterrupt when the signal lands inside it (a Ray grid exited 130, not 143, about 1 SIGTERM in 5)
+
+
 def _terminate(signum: int, frame: object) -> None:
+    _sigterm.set()
     raise Terminated
 
 
@@ -131,15 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--store", type=Path, default=None)
     report.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
+    _sigterm.clear()
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return _command(args, parser)
     except ValueError as error:  # bad input: one line naming the problem, exit code 2
         parser.error(str(error))
     except KeyboardInterrupt as interrupt:
-        how = "terminated (SIGTERM)" if isinstance(interrupt, Terminated) else "interrupted"
+        terminated = isinstance(interrupt, Terminated) or _sigterm.is_set()
+        how = "terminated (SIGTERM)" if terminated else "interrupted"
         print(f"{how}: finished runs are in the store; run the same command to resume", file=sys.stderr)
-        return 143 if isinstance(interrupt, Terminated) else 130
+        return 143 if terminated else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
 

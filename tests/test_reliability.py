@@ -397,3 +397,24 @@ def test_editing_orchestration_keeps_runs_current_and_editing_scoring_code_makes
             before = fingerprint.code_fingerprint()
     finally:
         fingerprint.code_fingerprint.cache_clear()
+
+
+def test_a_sigterm_that_ray_turns_into_ctrl_c_still_exits_143(monkeypatch, capsys) -> None:
+    """Inside `ray.wait` the handler's `Terminated` comes back as a plain KeyboardInterrupt (Ray checks
+    signals in its C++ loop and raises its own); the CLI still reports a SIGTERM, from the flag the handler
+    set."""
+    import interactions.cli as cli
+
+    def ray_like(args, parser) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None  # what Ray's wait raises for any KeyboardInterrupt subclass
+        return 0
+
+    monkeypatch.setattr(cli, "_command", ray_like)
+    assert cli.main(["report"]) == 143
+    assert capsys.readouterr().err.startswith("terminated (SIGTERM)")
+    monkeypatch.setattr(cli, "_command", lambda args, parser: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert cli.main(["report"]) == 130  # a Ctrl-C after a SIGTERM run is a Ctrl-C again
