@@ -40,7 +40,7 @@ from estimators.discretize import (
 from estimators.information import encode, joint_table, miller_madow_mutual_information_bits
 from estimators.pid import broja_pid_batch
 from estimators.threads import one_thread
-from estimators.validation import check_choice, check_codes, check_float, check_int
+from estimators.validation import check_choice, check_codes, check_confidence, check_int
 
 ATOMS = ("redundancy", "unique1", "unique2", "synergy")
 DISCRETIZERS = ("kmeans", "posterior")
@@ -123,9 +123,7 @@ def table_pid(
     n_permutations = check_int("n_permutations", n_permutations, 1)
     bias = check_choice("bias", bias, BIAS_ESTIMATES)
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, 2)
-    confidence = check_float("confidence", confidence, 0.0, strict=True)
-    if confidence >= 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    confidence = check_confidence("confidence", confidence)
     seed = check_int("seed", seed, 0)
     y = np.unique(y, return_inverse=True)[1].ravel()
     shape = (int(c1.max()) + 1, int(c2.max()) + 1, int(y.max()) + 1)

@@ -49,7 +49,8 @@ from estimators.discretize import discretization_loss_bits, kl_kmeans_codes
 from estimators.information import joint_table, miller_madow_mutual_information_bits
 from estimators.probes import PROBES, LinearProbe, Probe
 from estimators.representation_pid import RepresentationPID, atom_estimates, solve_resampled
-from estimators.validation import check_choice, check_codes, check_float, check_int
+from estimators.threads import one_thread
+from estimators.validation import check_choice, check_codes, check_confidence, check_int
 
 READOUTS = tuple(PROBES)
 # Candidate codes of a readout's posterior; the fewest that keep it are used (48 clusters kept 0.01 bit
@@ -76,6 +77,7 @@ class Representations:
         return np.concatenate([self.z1, self.z2], axis=1) if self.joint is None else self.joint
 
 
+@one_thread()  # small dense fits: a second thread costs more than it gains (a grid run has one anyway)
 def usable_pid(
     train: Representations,
     test: Representations,
@@ -96,9 +98,7 @@ def usable_pid(
     """
     readout = check_choice("readout", readout, READOUTS)
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, 2)
-    confidence = check_float("confidence", confidence, 0.0, strict=True)
-    if confidence >= 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    confidence = check_confidence("confidence", confidence)
     seed = check_int("seed", seed, 0)
     y_train = check_codes("train.labels", train.labels)
     y_test = check_codes("test.labels", test.labels)

@@ -29,6 +29,14 @@ def check_float(name: str, value: object, minimum: float, *, strict: bool = Fals
     return value
 
 
+def check_confidence(name: str, value: object) -> float:
+    """Return a confidence level in (0, 1) as a float, else raise ValueError naming the knob."""
+    level = check_float(name, value, 0.0, strict=True)
+    if level >= 1:
+        raise ValueError(f"{name} must be in (0, 1), got {level!r}")
+    return level
+
+
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")

@@ -10,6 +10,8 @@ Latent factors, each uniform over its own number of classes K (log2 K bits; K = 
 With ``biased_pairing`` (CoMM's protocol for synergy) the pre-training split obeys
 ``sM = pi((s1 + ... + s_{M-1}) mod K)`` for a fixed permutation pi, while every other split is unbiased and
 the synergy label is the balanced-scored binary ``1[sM == pi((s1 + ... + s_{M-1}) mod K)]``.
+``biased_fraction`` sets the share of pre-training pairs that obey the bijection (1: all of them; 0: an
+unbiased pre-training split with the same evaluation task).
 
 Each factor value of modality m maps to its own prototype: ``separation`` times one of K orthonormal
 directions in a random ``factor_dim``-dimensional block (equidistant prototypes, which make the Bayes
@@ -31,7 +33,7 @@ import numpy as np
 from estimators.validation import check_choice, check_float, check_int
 from generators import bayes
 from generators.base import SPLITS, Sample, Truth, binary_entropy
-from generators.registry import GeneratorPreset, register_generator
+from generators.registry import GeneratorPreset, dataclass_with_knobs, register_generator
 
 MIXINGS = ("linear", "mlp")
 _LEAKY_SLOPE = 0.2
@@ -52,6 +54,7 @@ class FactorGenerator:
     unique: int | tuple[int, ...] = 2
     synergy: int = 2
     biased_pairing: bool = False
+    biased_fraction: float = 1.0
     noise: float = 0.3
     separation: float = 1.0
     factor_dim: int = 8
@@ -88,6 +91,14 @@ class FactorGenerator:
         if self.biased_pairing and self.synergy < 2:
             raise ValueError(
                 f"synergy must be an integer >= 2 when biased_pairing is on, got {self.synergy!r}"
+            )
+        fraction = check_float("biased_fraction", self.biased_fraction, 0.0)
+        if fraction > 1.0:
+            raise ValueError(f"biased_fraction must be a number in [0, 1], got {self.biased_fraction!r}")
+        if fraction != 1.0 and not self.biased_pairing:
+            raise ValueError(
+                f"biased_fraction applies only with biased_pairing=True, got {self.biased_fraction!r} "
+                "without it"
             )
         check_float("noise", self.noise, 0.0)
         check_float("separation", self.separation, 0.0, strict=True)
@@ -174,7 +185,10 @@ class FactorGenerator:
         for i in range(m):
             factors[f"s{i + 1}"] = rng.integers(self.synergy, size=n)
         if self.biased_pairing and split == "pretrain":
-            factors[f"s{m}"] = self.permutation[self._partial_sum(factors)]
+            # rows are exchangeable (the trainer shuffles), so the first share of them is a random share;
+            # no extra draw, so that biased_fraction=1 gives exactly the data of the fully biased split
+            biased = slice(0, round(self.biased_fraction * n))
+            factors[f"s{m}"][biased] = self.permutation[self._partial_sum(factors)][biased]
         return factors
 
     def _partial_sum(self, factors: dict[str, np.ndarray]) -> np.ndarray:
@@ -317,7 +331,8 @@ class FactorGenerator:
         """Exact joint distribution p[x1, ..., xM, y] of each modality's latent factors and the label.
 
         x_m indexes modality m's factor tuple (r, u_m, s_m) in row-major order. `split="pretrain"` gives the
-        biased pre-training distribution when `biased_pairing` is on.
+        biased pre-training distribution when `biased_pairing` is on: the mixture of `biased_fraction` of
+        the bijection's pairs and the rest unbiased.
         """
         self._check_task(task)
         check_choice("split", split, SPLITS)
@@ -326,9 +341,10 @@ class FactorGenerator:
         sizes = [self.redundancy, *self.unique, *([self.synergy] * m)]
         grid = np.indices(sizes).reshape(len(sizes), -1)
         factors = dict(zip(names, grid, strict=True))
+        weights = np.ones(grid.shape[1])
         if self.biased_pairing and split == "pretrain":
-            keep = factors[f"s{m}"] == self.permutation[self._partial_sum(factors)]
-            factors = {name: v[keep] for name, v in factors.items()}
+            obeys = factors[f"s{m}"] == self.permutation[self._partial_sum(factors)]
+            weights = self.biased_fraction * obeys / obeys.mean() + (1.0 - self.biased_fraction)
         states = []
         for i in range(m):
             classes = self.factor_classes(i)
@@ -336,12 +352,26 @@ class FactorGenerator:
         label = self.labels(factors)[task]
         shape = [math.prod(self.factor_classes(i).values()) for i in range(m)] + [self._n_classes(task)]
         table = np.zeros(shape)
-        np.add.at(table, (*states, label), 1.0)
+        np.add.at(table, (*states, label), weights)
         return table / table.sum()
 
     def config(self) -> dict:
-        """The knobs as a JSON-ready dict (the generator's identity)."""
-        return {"generator": "factors", **asdict(self), "unique": list(self.unique)}
+        """The knobs as a JSON-ready dict (the generator's identity). `biased_fraction` is recorded only when
+        it is not 1, so that the keys of runs stored before it existed still name the same data."""
+        config = {"generator": "factors", **asdict(self), "unique": list(self.unique)}
+        if self.biased_fraction == 1.0:
+            del config["biased_fraction"]
+        return config
+
+    def with_knobs(self, **knobs: object) -> FactorGenerator:
+        """This generator with some knobs changed (an interaction map's sweep), validated as a new one.
+        `mlp_depth=0` means linear mixing and `mlp_depth >= 1` MLP mixing of that depth, so that one knob
+        sweeps the nonlinearity from none up."""
+        if "mlp_depth" in knobs and "mixing" not in knobs:
+            depth = check_int("mlp_depth", knobs["mlp_depth"], 0)
+            knobs["mixing"] = "mlp" if depth else "linear"
+            knobs["mlp_depth"] = depth or self.mlp_depth  # linear mixing keeps the (unused) depth
+        return dataclass_with_knobs(self, knobs)
 
 
 def bimodal(

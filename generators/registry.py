@@ -10,6 +10,7 @@ scale), model overrides, and optionally published numbers to compare with (`Pape
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -35,6 +36,30 @@ class Generator(Protocol):
     def truth(self, task: str) -> Truth: ...
 
     def config(self) -> dict: ...
+
+
+def with_knobs(generator: Generator, knobs: Mapping[str, object]) -> Generator:
+    """`generator` with some of its knobs changed (a sweep's value), validated as a new generator: through
+    its own `with_knobs(**knobs)` if it has one, else as a frozen dataclass (`dataclass_with_knobs`)."""
+    if not knobs:
+        return generator
+    if hasattr(generator, "with_knobs"):
+        return generator.with_knobs(**knobs)
+    return dataclass_with_knobs(generator, knobs)
+
+
+def dataclass_with_knobs(generator: Generator, knobs: Mapping[str, object]) -> Generator:
+    """A dataclass generator with some fields replaced; its `seed` (which fixes the structure, not the draw)
+    is not a knob. An unknown knob is refused with the generator's knobs named."""
+    if not dataclasses.is_dataclass(generator):
+        raise ValueError(f"{type(generator).__name__} has no knobs to vary (it is not a dataclass)")
+    names = [f.name for f in dataclasses.fields(generator) if f.name != "seed"]
+    for knob in knobs:
+        if knob not in names:
+            raise ValueError(
+                f"{knob!r} is not a knob of {type(generator).__name__} (its knobs: {', '.join(names)})"
+            )
+    return dataclasses.replace(generator, **knobs)
 
 
 @dataclass(frozen=True)

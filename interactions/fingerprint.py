@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 NOT_SCORING = frozenset(
     f"interactions/{name}.py"
     for name in (
-        "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid", "presets", "profiling",
-        "report", "store",
+        "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid", "maps", "presets",
+        "profiling", "report", "store",
     )
 )  # fmt: skip
 

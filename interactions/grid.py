@@ -41,7 +41,7 @@ from interactions.fingerprint import code_fingerprint, is_stale, plugin_fingerpr
 from interactions.objectives import available_objectives, build_objective, objective_class, register_objective
 from interactions.presets import Preset
 from interactions.presets import preset as resolve_preset
-from interactions.scoring import ARMS, SCORING_VERSION, RunSpec, arm_objective, run_one
+from interactions.scoring import ARMS, SCORING_VERSION, RunSpec, run_one
 from interactions.store import ResultsStore, run_id
 from interactions.train import TrainingDiverged, train
 
@@ -285,7 +285,7 @@ def _measured_seconds(spec: RunSpec) -> float:
     first run of a kind is planned with its training alone."""
     gen = spec.build_generator()
     p = spec.scale
-    name, options = arm_objective(spec.arm, gen)
+    name, options = spec.objective(gen)
     warm, timed = (gen.sample(k * p.batch_size, seed=spec.seed, split="pretrain") for k in (2, 3))
     dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in timed.modalities]
     objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)

@@ -72,6 +72,21 @@ _QUICK = Preset(
         image_model=(("image_channels", 32),),
     ),
 )
+# Interaction maps (`interactions.maps`): the quick sizes, scored once at the end of training (the final
+# epoch's linear probes and both PIDs; a map's curve is over a knob, not over epochs) and without the MLP
+# probe, which cuts a vector run's scoring by about two thirds.
+_MAPS = replace(
+    _QUICK,
+    name="maps",
+    generators=("bimodal_1bit", "biased_synergy"),
+    objectives=(
+        "comm", "comm_fused", "cross", "cross_self", "infmasking", "supervised", "random_fused",
+        "random_encoders",
+    ),
+    checkpoints=(_QUICK.epochs,),
+    mlp_probe=False,
+    images=replace(_QUICK.images, checkpoints=(_QUICK.images.epochs,)),
+)  # fmt: skip
 PRESETS = {
     "smoke": Preset(
         name="smoke",
@@ -92,6 +107,7 @@ PRESETS = {
         ),
     ),
     "quick": _QUICK,
+    "maps": _MAPS,
     "medium": replace(  # the Trifeature scale study on a CPU (an estimated 1.5 hours on 2 cores)
         _QUICK,
         name="medium",

@@ -6,6 +6,7 @@ storing and reporting runs is elsewhere, so that editing those never marks store
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from estimators.probes import PROBES, Probe
 from estimators.representation_pid import RepresentationPID, representation_pid
 from estimators.usable_pid import Representations, usable_pid
 from generators import generator_preset
-from generators.registry import Generator
+from generators.registry import Generator, with_knobs
 from interactions.augment import LIGHT_CROP, ImageAugment
 from interactions.extract import extract
 from interactions.fingerprint import run_fingerprint
@@ -56,6 +57,20 @@ def arm_objective(arm: str, generator: Generator) -> tuple[str, dict]:
     return name, {}
 
 
+def split_knobs(vary: Sequence[tuple[str, object]]) -> tuple[dict[str, object], dict[str, dict[str, object]]]:
+    """A run's knob settings split into generator knobs (`noise`) and objective knobs by objective
+    (`cross_self.cross_weight` -> {"cross_self": {"cross_weight": ...}})."""
+    generator: dict[str, object] = {}
+    objectives: dict[str, dict[str, object]] = {}
+    for knob, value in vary:
+        owner, _, name = knob.rpartition(".")
+        if owner:
+            objectives.setdefault(owner, {})[name] = value
+        else:
+            generator[name] = value
+    return generator, objectives
+
+
 @dataclass(frozen=True)
 class RunSpec:
     generator: str
@@ -64,6 +79,9 @@ class RunSpec:
     preset: Preset
     device: str = "auto"
     partial: str | None = None  # where the run keeps its training state between checkpoints (not in the key)
+    # knob settings of an interaction map: generator knobs (`("noise", 0.6)`) and objective knobs
+    # (`("cross_self.cross_weight", 0.5)`); they enter the key through the generator's and objective's config
+    vary: tuple[tuple[str, object], ...] = ()
 
     @property
     def is_image(self) -> bool:
@@ -84,7 +102,14 @@ class RunSpec:
         return sorted(m for m in modules if not m.startswith(("interactions.", "generators.", "estimators.")))
 
     def build_generator(self) -> Generator:
-        return generator_preset(self.generator).build(self.scale.image_size)
+        generator = generator_preset(self.generator).build(self.scale.image_size)
+        return with_knobs(generator, split_knobs(self.vary)[0])
+
+    def objective(self, generator: Generator) -> tuple[str, dict]:
+        """The registered objective and options of the run's arm on `generator`, with the run's knobs of
+        that objective."""
+        name, options = arm_objective(self.arm, generator)
+        return name, {**options, **split_knobs(self.vary)[1].get(name, {})}
 
     def model(self) -> ModelConfig:
         overrides = dict(self.scale.image_model) if self.is_image else {}
@@ -114,7 +139,7 @@ class RunSpec:
     def config(self) -> dict:
         """Everything that determines the run's scores (the device does not enter the key)."""
         generator = self.build_generator()
-        name, options = arm_objective(self.arm, generator)
+        name, options = self.objective(generator)
         train_cfg = asdict(self.train_config())
         train_cfg.pop("device")
         train_cfg.pop("progress")
@@ -153,7 +178,7 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     pretrain = gen.sample(p.n_pretrain, seed=spec.seed, split="pretrain")
     probe_train = gen.sample(p.n_probe_train, seed=spec.seed, split="train")
     probe_test = gen.sample(p.n_probe_test, seed=spec.seed, split="test")
-    name, options = arm_objective(spec.arm, gen)
+    name, options = spec.objective(gen)
     dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in pretrain.modalities]
     objective = build_objective(name, dims, spec.model(), seed=spec.seed, **options)
     tasks = [t for t in gen.tasks if gen.truth(t).n_classes > 1]

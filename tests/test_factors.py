@@ -71,6 +71,53 @@ def test_biased_pairing_pretrain_obeys_permutation_and_evaluation_does_not() -> 
     assert gen.latent_table("synergy", split="pretrain")[..., 0].sum() == 0.0
 
 
+def test_biased_fraction_sets_the_share_of_pretraining_pairs_and_leaves_evaluation_unchanged() -> None:
+    full = bimodal(synergy=4, biased_pairing=True)
+    pi = full.permutation
+    for fraction in (0.0, 0.3, 1.0):
+        gen = bimodal(synergy=4, biased_pairing=True, biased_fraction=fraction)
+        pre = gen.sample(4000, seed=2, split="pretrain")
+        obeys = pre.factors["s2"] == pi[pre.factors["s1"]]
+        assert np.all(obeys[: round(fraction * 4000)])  # the biased share, exactly
+        rest = obeys[round(fraction * 4000) :]
+        assert len(rest) == 0 or rest.mean() == pytest.approx(0.25, abs=0.03)  # unbiased: 1 in K by chance
+        table = gen.latent_table("synergy", split="pretrain")  # label 1 = obeys: f + (1 - f) / K of the mass
+        assert table[..., 1].sum() == pytest.approx(fraction + (1 - fraction) / 4)
+        for split in ("train", "val", "test"):  # evaluation data, labels and truth do not depend on it
+            a, b = gen.sample(300, seed=2, split=split), full.sample(300, seed=2, split=split)
+            assert all(np.array_equal(x, y) for x, y in zip(a.modalities, b.modalities, strict=True))
+            assert all(np.array_equal(a.labels[t], b.labels[t]) for t in gen.tasks)
+        assert all(gen.truth(t) == full.truth(t) for t in gen.tasks)
+        assert gen.observed_atoms() == full.observed_atoms()
+    # 1 is the fully biased split of before: same data, same config (so stored run keys stay valid)
+    one = bimodal(synergy=4, biased_pairing=True, biased_fraction=1.0)
+    a, b = one.sample(500, seed=3, split="pretrain"), full.sample(500, seed=3, split="pretrain")
+    assert all(np.array_equal(x, y) for x, y in zip(a.modalities, b.modalities, strict=True))
+    assert "biased_fraction" not in full.config()
+    assert bimodal(biased_pairing=True, biased_fraction=0.5).config()["biased_fraction"] == 0.5
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="biased_fraction"):
+            bimodal(biased_pairing=True, biased_fraction=bad)
+    with pytest.raises(ValueError, match="biased_fraction applies only with biased_pairing"):
+        bimodal(biased_fraction=0.5)
+
+
+def test_with_knobs_validates_and_mlp_depth_zero_is_linear_mixing() -> None:
+    gen = bimodal()
+    assert gen.with_knobs(mlp_depth=0) == gen  # the preset's linear mixing
+    deep = gen.with_knobs(mlp_depth=3)
+    assert (deep.mixing, deep.mlp_depth) == ("mlp", 3)
+    assert gen.with_knobs(noise=0.6).noise == 0.6
+    with pytest.raises(ValueError, match="'foo' is not a knob of FactorGenerator"):
+        gen.with_knobs(foo=1)
+    with pytest.raises(ValueError, match="'seed' is not a knob"):  # the seed fixes the structure
+        gen.with_knobs(seed=1)
+    with pytest.raises(ValueError, match="mlp_depth must be an integer >= 0"):
+        gen.with_knobs(mlp_depth=-1)
+    with pytest.raises(ValueError, match="nuisance_std"):
+        gen.with_knobs(nuisance_std=-1.0)
+
+
 def test_n_modal_truth_matches_dit_broja_on_one_versus_rest() -> None:
     gen = FactorGenerator(n_modalities=3, redundancy=2, unique=(2, 1, 2), synergy=2)
     assert gen.tasks == ("redundancy", "unique1", "unique2", "unique3", "synergy", "all")

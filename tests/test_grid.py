@@ -566,3 +566,18 @@ def test_the_usable_pid_table_compares_each_objective_with_comm_seed_by_seed() -
     assert cross.split(" | ")[-1].startswith("-0.580 [") and cross.endswith("* |")
     same = next(line for line in lines[lines.index(cross) :] if line.startswith("| cross_self |"))
     assert "*" not in same.split(" | ")[-1]  # CoMM's and Cross+Self's synergy do not differ at these seeds
+
+
+def test_run_keys_with_and_without_knob_settings() -> None:
+    (plain,) = grid("quick", ["biased_synergy"], ["cross_self"], [0])
+    key = run_id(plain.config())
+    assert key == "f3700d3ae2491f359f28"  # the key this run had before knobs existed: stored runs stay valid
+    at_default = replace(plain, vary=(("biased_fraction", 1.0),))
+    assert run_id(at_default.config()) == key and at_default.build_generator() == plain.build_generator()
+    varied = replace(plain, vary=(("biased_fraction", 0.5),))
+    assert varied.config()["generator"]["biased_fraction"] == 0.5 and run_id(varied.config()) != key
+    weighted = replace(plain, vary=(("cross_self.cross_weight", 0.5),))
+    assert weighted.config()["objective"]["options"] == {"cross_weight": 0.5}
+    assert run_id(weighted.config()) not in (key, run_id(varied.config()))
+    (comm,) = grid("quick", ["biased_synergy"], ["comm"], [0])  # another objective's knob does not touch it
+    assert replace(comm, vary=weighted.vary).config() == comm.config()

@@ -97,6 +97,11 @@ def test_cross_and_cross_self_losses_match_references() -> None:
     self_terms = [naive_nt_xent(first[m], second[m], 0.1) for m in range(2)]
     expected = naive_clip(clean[0], clean[1], cs.logit_scale()) + 0.5 * sum(self_terms)
     assert cs.loss(views)["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
+    for weight in (0.0, 2.5):  # the alignment strength weighs the cross-modal term only
+        weighted = build_objective("cross_self", [10, 10], SMALL, seed=4, cross_weight=weight).double()
+        weighted.load_state_dict(cs.state_dict())
+        expected = weight * naive_clip(clean[0], clean[1], cs.logit_scale()) + 0.5 * sum(self_terms)
+        assert weighted.loss(views)["loss"].item() == pytest.approx(expected.item(), abs=1e-6)
 
 
 def test_supervised_loss_is_cross_entropy_on_the_task() -> None:
@@ -174,6 +179,8 @@ def test_invalid_objective_options() -> None:
         build_objective("infmasking", [4, 4], mask_ratio=1.0)
     with pytest.raises(ValueError, match="n_masks"):
         build_objective("infmasking", [4, 4], n_masks=1)
+    with pytest.raises(ValueError, match="cross_weight must be a finite number >= 0"):
+        build_objective("cross_self", [4, 4], cross_weight=-1.0)
     with pytest.raises(ValueError, match="club_steps"):
         build_objective("factorcl", [4, 4], club_steps=0)
     with pytest.raises(ValueError, match="modality_dims"):

@@ -1,9 +1,12 @@
 """Cross+Self (SLIP-like; CoMM's and FactorCL's baseline): Cross plus SimCLR within each modality.
 
-loss = CLIP(h_1(g_1(x_1)), ..., h_n(g_n(x_n)))  [the light view, learnable logit scale, mean over pairs]
+loss = cross_weight * CLIP(h_1(g_1(x_1)), ..., h_n(g_n(x_n)))  [light view, learnable logit scale, mean
+                                                                 over pairs]
      + ssl_weight * mean_m NTX(h_m(g_m(x'_m)), h_m(g_m(x''_m)))  [two augmented views, temperature 0.1]
 
-with one 3-layer BN projection head h_m per modality shared by both terms; `ssl_weight` defaults to 1.
+with one 3-layer BN projection head h_m per modality shared by both terms; `cross_weight` and `ssl_weight`
+default to 1. `cross_weight` is the alignment strength ("to align or not"): 0 trains the two SimCLR terms
+alone, a large value approaches Cross.
 Probed: the concatenated encoder outputs; per modality: each encoder output.
 """
 
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from estimators.validation import check_float
 from interactions.losses import nt_xent
 from interactions.models import EncoderNetwork, ModalityShape, ModelConfig, projection_head
 from interactions.objectives.base import (
@@ -37,8 +41,10 @@ class CrossSelf(Objective):
         model: ModelConfig | None = None,
         ssl_weight: float = 1.0,
         temperature: float = 0.1,
+        cross_weight: float = 1.0,
     ) -> None:
         super().__init__(modality_dims, model)
+        self.cross_weight = check_float("cross_weight", cross_weight, 0.0)
         self.ssl_weight = check_positive("ssl_weight", ssl_weight)
         self.temperature = check_positive("temperature", temperature)
         cfg = self.model_config
@@ -60,7 +66,7 @@ class CrossSelf(Objective):
         ]
         self_term = sum(selfs) / len(selfs)
         return {
-            "loss": cross + self.ssl_weight * self_term,
+            "loss": self.cross_weight * cross + self.ssl_weight * self_term,
             "loss_cross": cross.detach(),
             **{f"loss_self{m + 1}": s.detach() for m, s in enumerate(selfs)},
         }
