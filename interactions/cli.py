@@ -1,4 +1,4 @@
-"""Command line: `interactions run | grid | profile | report`."""
+"""Command line: `interactions run | grid | sweep | maps | profile | report`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from generators import available_generators
 from interactions.device import resolve_device
 from interactions.executor import BACKENDS
 from interactions.grid import ARMS, STALE_POLICIES, grid, parse_duration, parse_seeds, run_grid
+from interactions.maps import MAP_OBJECTIVES, MAPS, MAPS_DIR, SWEEPS_DIR, InteractionMap, parse_vary, run_maps
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
 from interactions.profiling import default_generators, machine_name, profile_table, write_profile
@@ -61,13 +62,14 @@ def _choices() -> str:
     )
 
 
-def _grid_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
+def _grid_arguments(parser: argparse.ArgumentParser, preset: bool = True) -> None:
+    if preset:  # maps and sweeps run at the maps preset's sizes
+        parser.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     parser.add_argument(
         "--store",
         type=Path,
         default=None,
-        help="SQLite results store (default: in the preset's reports folder)",
+        help="SQLite results store (default: in the preset's or the maps' reports folder)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--force", action="store_true", help="retrain runs already in the store")
@@ -124,6 +126,30 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--seeds", type=_seeds, default=None, help="e.g. 0,1,2 or 0-4")
     many.add_argument("--reports", type=Path, default=None, help="default: the preset's reports folder")
     _grid_arguments(many)
+    sweep = commands.add_parser(
+        "sweep", help="an interaction map: one knob over values, every objective and seed at each", **sub
+    )
+    sweep.add_argument("--generator", required=True, help="generator preset (listed below)")
+    sweep.add_argument(
+        "--vary",
+        required=True,
+        help="KNOB=V1,V2,...: a generator knob (noise=0.1,0.2; mlp_depth=0,1,2,3 with 0 linear mixing) or "
+        "an objective's (cross_self.cross_weight=0,0.5,1)",
+    )
+    sweep.add_argument("--objectives", type=_csv, default=list(MAP_OBJECTIVES))
+    sweep.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="e.g. 0,1,2 or 0-4")
+    sweep.add_argument("--name", default=None, help="the map's name (default: GENERATOR_KNOB)")
+    sweep.add_argument("--reports", type=Path, default=SWEEPS_DIR, help=f"default: {SWEEPS_DIR}")
+    _grid_arguments(sweep, preset=False)
+    maps = commands.add_parser(
+        "maps",
+        help=f"regenerate the committed interaction maps ({MAPS_DIR}), training what is missing",
+        **sub,
+    )
+    maps.add_argument("names", nargs="*", choices=[[], *MAPS], default=[], metavar="MAP",
+                      help=f"maps to regenerate (default: all: {', '.join(MAPS)})")  # fmt: skip
+    maps.add_argument("--reports", type=Path, default=MAPS_DIR, help=f"default: {MAPS_DIR}")
+    _grid_arguments(maps, preset=False)
     profile = commands.add_parser(
         "profile", help="time each stage of one run per arm and generator (reports/profile.md)", **sub
     )
@@ -160,8 +186,11 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         rows = profile_table(specs[0].preset, generators, arms)
         print(f"profile: {write_profile(rows, args.preset, machine_name(), args.out)}")
         return 0
-    # Each preset keeps its store and reports apart (reports/ for quick, reports/<preset>/ otherwise).
-    folder = reports_dir(args.preset)
+    if args.command in ("sweep", "maps"):
+        args.preset = "maps"  # the maps' scale; their store is their reports folder's
+        folder = args.reports
+    else:  # each preset keeps its store and reports apart (reports/ for quick, reports/<preset>/ otherwise)
+        folder = reports_dir(args.preset)
     args.store = args.store or folder / "results.sqlite"
 
     if args.command == "report":
@@ -179,6 +208,19 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "retry_failed": not args.keep_failed,
         "time_budget": None if args.time_budget is None else parse_duration(args.time_budget),
     }
+    if args.command in ("sweep", "maps"):
+        if args.command == "sweep":
+            knob, values = parse_vary(args.vary)
+            name = args.name or f"{args.generator}_{knob.replace('.', '_')}"
+            chosen = [
+                InteractionMap(name, args.generator, knob, values, tuple(args.objectives), tuple(args.seeds))
+            ]
+        else:
+            chosen = [MAPS[name] for name in args.names or MAPS]
+        for line in run_maps(chosen, args.store, check_reports_dir(folder), args.device,
+                             force=args.force, **execution):  # fmt: skip
+            print(line)
+        return 0
     if args.command == "grid":
         with warnings.catch_warnings(record=True) as notes:
             warnings.simplefilter("always")

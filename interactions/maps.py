@@ -16,24 +16,35 @@ bits beside the data's exact atoms, with 95% t-intervals over seeds.
 from __future__ import annotations
 
 import inspect
+import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from interactions.grid import grid
+from estimators.representation_pid import ATOMS
+from generators.registry import Generator
+from interactions.fingerprint import is_stale
+from interactions.grid import grid, run_grid
 from interactions.objectives import build_objective, objective_class
+from interactions.presets import Preset
+from interactions.report import atomic_write, seed_summary
 from interactions.scoring import ARMS, RunSpec
+from interactions.store import ResultsStore, run_id
 
-MAPS_DIR = Path("reports/maps")
+MAPS_DIR = Path("reports/maps")  # the committed maps and their store (scores only)
+SWEEPS_DIR = Path("reports/sweeps")  # a user's own sweeps (`interactions sweep`), not committed
 MAP_OBJECTIVES = (
     "comm", "comm_fused", "cross", "cross_self", "infmasking", "supervised", "random_fused",
     "random_encoders",
 )  # fmt: skip
-TASKS = {"redundancy": "redundancy", "unique1": "unique1", "unique2": "unique2", "synergy": "synergy"}
 _NOT_KNOBS = ("self", "modality_dims", "model", "seed")  # an objective's constructor arguments set by the run
 
 
@@ -69,7 +80,7 @@ class InteractionMap:
     values: tuple
     objectives: tuple[str, ...] = MAP_OBJECTIVES
     seeds: tuple[int, ...] = (0, 1, 2)
-    preset: str = "maps"
+    preset: str | Preset = "maps"
     description: str = ""
 
     @property
@@ -176,3 +187,246 @@ MAPS = {
         ),
     )
 }  # fmt: skip
+
+
+def data_atoms(generator: Generator) -> dict[str, float]:
+    """The data's exact PID atoms (bits) of (modality 1, the rest; the joint task): the observations' atoms
+    where the generator knows them (noise takes bits away), else the latent factors'."""
+    if hasattr(generator, "observed_atoms"):
+        return generator.observed_atoms()
+    return generator.truth(generator.joint_task).against_rest()
+
+
+@dataclass(frozen=True)
+class MapResults:
+    """What a map's runs hold: `summary`, one row per (value, objective, measure, atom) with the mean and
+    95% t-interval over seeds (measure `fraction`: linear-probe balanced accuracy from chance 0 to the
+    Bayes ceiling 1; `usable_bits`: the usable-information PID atom, bits); `truth`, the data's atoms (bits)
+    per value; `runs`, one row per (value, objective, seed) with its status and whether other code made it
+    (`stale`) and its wall seconds."""
+
+    imap: InteractionMap
+    summary: pd.DataFrame
+    truth: pd.DataFrame
+    runs: pd.DataFrame
+
+    @property
+    def complete(self) -> bool:
+        return bool((self.runs["status"] == "done").all())
+
+
+def map_results(imap: InteractionMap, store: ResultsStore) -> MapResults:
+    """Read a map's runs from `store` (nothing is trained) and summarise them over seeds."""
+    specs = imap.specs()
+    keys = [run_id(spec.config()) for _, spec in specs]
+    stored = store.runs().set_index("run_id")
+    runs, generators = [], {}
+    for (value, spec), key in zip(specs, keys, strict=True):
+        generators.setdefault(value, spec.build_generator() if imap.owner is None else None)
+        row = stored.loc[key] if key in stored.index else None
+        status = "missing" if row is None else row["status"]
+        meta = json.loads(row["meta"]) if row is not None and row["meta"] else {}
+        runs.append({
+            "knob_value": value, "objective": spec.arm, "seed": spec.seed, "run_id": key, "status": status,
+            "stale": status == "done" and is_stale(meta, spec), "wall_seconds": meta.get("wall_seconds"),
+        })  # fmt: skip
+    runs = pd.DataFrame(runs)
+    plain = specs[0][1].build_generator()
+    truth = pd.DataFrame(
+        [
+            {"knob_value": v, "atom": a, "bits": b}
+            for v, g in generators.items()
+            for a, b in data_atoms(g or plain).items()
+        ]
+    )
+    done = runs[runs["status"] == "done"]
+    scores = store.run_scores(done["run_id"]).merge(done, on="run_id")
+    scores = scores[scores["epoch"].isna()]
+    rows = []
+    for value, objective in dict.fromkeys(zip(runs["knob_value"], runs["objective"], strict=True)):
+        mine = scores[(scores["knob_value"] == value) & (scores["objective"] == objective)]
+        generator = generators[value] or plain
+        for atom in ATOMS:
+            accuracy = mine[(mine["probe"] == "linear") & (mine["task"] == atom)
+                            & (mine["metric"] == "balanced_accuracy")]  # fmt: skip
+            truth_of_task = generator.truth(atom)
+            fraction = (accuracy["value"] - truth_of_task.chance) / (
+                truth_of_task.bayes - truth_of_task.chance
+            )
+            bits = mine[(mine["probe"] == "usable_pid") & (mine["metric"] == f"{atom}_corrected")]["value"]
+            for measure, values in (("fraction", fraction), ("usable_bits", bits)):
+                summary = seed_summary(values.to_numpy())
+                rows.append({
+                    "knob_value": value, "objective": objective, "measure": measure, "atom": atom,
+                    "n": 0 if summary is None else summary.n,
+                    **({k: getattr(summary, k, np.nan) for k in ("mean", "low", "high")}),
+                })  # fmt: skip
+    return MapResults(imap, pd.DataFrame(rows), truth, runs)
+
+
+_MEASURES = {
+    "fraction": "captured fraction (linear probe: 0 chance, 1 Bayes ceiling)",
+    "usable_bits": "usable-information PID, bits",
+}
+_ATOM_TITLES = {
+    "redundancy": "redundancy R",
+    "unique1": "unique U1",
+    "unique2": "unique U2",
+    "synergy": "synergy S",
+}
+
+
+def _positions(values: Sequence) -> tuple[np.ndarray, list[str]]:
+    """x positions of the knob's values: the values themselves when numeric, else their index."""
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    positions = np.asarray(values, dtype=float) if numeric else np.arange(len(values), dtype=float)
+    return positions, [str(v) for v in values]
+
+
+def plot_map(results: MapResults):
+    """One column per atom: the captured fraction (top) and the usable bits beside the data's exact atoms
+    (bottom) against the knob, one line per objective with its 95% band over seeds."""
+    imap, summary = results.imap, results.summary
+    x, labels = _positions(imap.values)
+    where = dict(zip(imap.values, x, strict=True))
+    fig, axes = plt.subplots(2, len(ATOMS), figsize=(3.6 * len(ATOMS), 6.4), squeeze=False, sharex=True)
+    colours = dict(zip(MAP_OBJECTIVES, plt.get_cmap("tab10").colors, strict=False))
+    for row, measure in enumerate(_MEASURES):
+        for col, atom in enumerate(ATOMS):
+            ax = axes[row][col]
+            for objective in dict.fromkeys(summary["objective"]):
+                line = summary[(summary["objective"] == objective) & (summary["measure"] == measure)
+                               & (summary["atom"] == atom) & (summary["n"] > 0)]  # fmt: skip
+                if line.empty:
+                    continue
+                at = line["knob_value"].map(where).to_numpy()
+                colour = colours.get(objective)
+                ax.plot(at, line["mean"], marker="o", ms=3, lw=1.2, label=objective, color=colour)
+                ax.fill_between(at, line["low"], line["high"], alpha=0.15, color=colour, lw=0)
+            if measure == "fraction":
+                ax.axhline(0.0, color="black", ls="dotted", lw=0.8)
+                ax.axhline(1.0, color="black", ls="dashed", lw=0.8)
+                ax.set_ylim(-0.15, 1.1)
+            else:
+                truth = results.truth[results.truth["atom"] == atom]
+                ax.plot(truth["knob_value"].map(where), truth["bits"], color="black", lw=1.5, ls="--",
+                        marker="s", ms=3, label="data (exact)")  # fmt: skip
+            ax.set_title(_ATOM_TITLES[atom], fontsize=9)
+            ax.set_xticks(x, labels)
+            if row == 1:
+                ax.set_xlabel(imap.knob)
+            if col == 0:
+                ax.set_ylabel(_MEASURES[measure], fontsize=8)
+    axes[1][0].legend(fontsize=6, ncol=2)
+    seeds = results.runs["seed"].nunique()
+    fig.suptitle(f"{imap.name}: {imap.knob} on {imap.generator} ({seeds} seeds, 95% t-bands; dotted: chance, "
+                 "dashed: Bayes ceiling)", fontsize=10)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def _cell(row: pd.Series, digits: int) -> str:
+    if row is None or row["n"] == 0:
+        return "-"
+    if row["n"] == 1:
+        return f"{row['mean']:.{digits}f}"
+    return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
+
+
+def leaves_chance(results: MapResults, objective: str, atom: str) -> object | None:
+    """The smallest knob value (in the map's order) from which on the objective's captured-fraction interval
+    of `atom` lies above chance at every value; None if it does not end above chance."""
+    summary = results.summary
+    line = summary[(summary["objective"] == objective) & (summary["measure"] == "fraction")
+                   & (summary["atom"] == atom)].set_index("knob_value")  # fmt: skip
+    first = None
+    for value in results.imap.values:
+        above = value in line.index and line.loc[value, "n"] > 1 and line.loc[value, "low"] > 0
+        first = (first if first is not None else value) if above else None
+    return first
+
+
+def map_markdown(results: MapResults) -> str:
+    """A map's section: what it sweeps, how to regenerate it, its runs (missing, failed, made by other
+    code), where each objective's captured fraction leaves chance, and the numbers of both rows."""
+    imap, runs, summary = results.imap, results.runs, results.summary
+    lines = [
+        f"## {imap.name}: `{imap.knob}` on `{imap.generator}`",
+        "",
+        imap.description + "." if imap.description else "",
+    ]
+    done = int((runs["status"] == "done").sum())
+    cost = runs["wall_seconds"].dropna().sum()
+    lines += [
+        "",
+        f"Regenerate: `{imap.command}`. Runs: {done} of {len(runs)} done "
+        f"({int((runs['status'] == 'failed').sum())} failed, "
+        f"{int((runs['status'] == 'missing').sum())} not run); "
+        f"{cost / 60:.1f} min of one-thread run time in all" + ".",
+    ]
+    stale = int(runs["stale"].sum())
+    if stale:
+        lines += ["", f"**{stale} of these runs were made by other code** (another code fingerprint): "
+                  f"`{imap.command} --stale recompute` makes them again."]  # fmt: skip
+    objectives = list(dict.fromkeys(summary["objective"]))
+    lines += ["", "From which knob value on the captured fraction's 95% interval stays above chance:", "",
+              "| objective | " + " | ".join(_ATOM_TITLES[a] for a in ATOMS) + " |",
+              "|---|" + "---|" * len(ATOMS)]  # fmt: skip
+    for objective in objectives:
+        cells = [leaves_chance(results, objective, atom) for atom in ATOMS]
+        lines.append(f"| {objective} | " + " | ".join("never" if c is None else str(c) for c in cells) + " |")
+    for measure, title in _MEASURES.items():
+        digits = 2
+        lines += ["", f"{title[0].upper()}{title[1:]}, mean [95% t-interval] over seeds:", "",
+                  f"| {imap.knob} | objective | " + " | ".join(_ATOM_TITLES[a] for a in ATOMS) + " |",
+                  "|---|---|" + "---|" * len(ATOMS)]  # fmt: skip
+        for value in imap.values:
+            if measure == "usable_bits":
+                truth = results.truth[results.truth["knob_value"] == value].set_index("atom")["bits"]
+                lines.append(
+                    f"| {value} | data (exact) | " + " | ".join(f"{truth[a]:.2f}" for a in ATOMS) + " |"
+                )
+            for objective in objectives:
+                mine = summary[(summary["knob_value"] == value) & (summary["objective"] == objective)
+                               & (summary["measure"] == measure)].set_index("atom")  # fmt: skip
+                lines.append(
+                    f"| {value} | {objective} | "
+                    + " | ".join(_cell(mine.loc[a], digits) for a in ATOMS)
+                    + " |"
+                )
+    return "\n".join(lines) + "\n"
+
+
+def write_map_reports(maps: Sequence[MapResults], out: Path) -> list[str]:
+    """Each map's `<name>.md` and figure (PNG and PDF) in `out`, from its results (`map_results`). A map
+    whose text did not change keeps its files (a PDF records when it was drawn); returns what was written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for results in maps:
+        imap = results.imap
+        text = f"# Interaction map\n\n{map_markdown(results)}"
+        markdown = out / f"{imap.name}.md"
+        figures = [out / f"{imap.name}{suffix}" for suffix in (".png", ".pdf")]
+        if markdown.is_file() and markdown.read_text() == text and all(f.is_file() for f in figures):
+            continue
+        fig = plot_map(results)
+        for path in figures:
+            atomic_write(path, lambda p, fig=fig: fig.savefig(p, dpi=100))
+        plt.close(fig)
+        atomic_write(markdown, lambda p, text=text: p.write_text(text))
+        written.append(f"{imap.name}: {markdown}, {', '.join(map(str, figures))}")
+    return written
+
+
+def run_maps(
+    maps: Sequence[InteractionMap], store: str | Path, out: Path, device: str = "auto", **grid_options
+) -> list[str]:
+    """Check every map, run what the store at path `store` lacks through the grid (`grid_options`: workers,
+    backend, stale, ...), then write each map's figure and `<name>.md` to `out`; returns what to print."""
+    specs = [spec for imap in maps for _, spec in imap.specs(device)]  # every map checked before any run
+    store = ResultsStore(store)
+    counts = run_grid(specs, store, **grid_options)
+    lines = [f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}"]
+    if counts.get("postponed"):
+        lines.append(f"{counts['postponed']} runs did not fit in the time budget: run the same command again")
+    return lines + write_map_reports([map_results(imap, store) for imap in maps], out)

@@ -199,6 +199,14 @@ class ResultsStore:
         with self._connection() as db:
             return pd.read_sql_query(query, db, params={"version": version})
 
+    def run_scores(self, keys: Iterable[str]) -> pd.DataFrame:
+        """Scores of the runs `keys` (whatever their objective, generator and seed: several runs of one
+        triple differ by a knob in an interaction map), with the run id."""
+        with self._connection() as db:
+            db.execute("CREATE TEMP TABLE wanted (run_id TEXT PRIMARY KEY)")
+            db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(key,) for key in keys])
+            return pd.read_sql_query("SELECT s.* FROM scores s JOIN wanted USING (run_id)", db)
+
     @staticmethod
     def _latest(version: int | None) -> str:
         """A WITH clause naming `latest`: the run ids that count, at scoring version :version if given."""
