@@ -83,6 +83,12 @@ class InteractionMap:
     preset: str | Preset = "maps"
     description: str = ""
 
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name):
+            raise ValueError(
+                f"map name must be letters, digits, '_', '.' or '-' (a file name), got {self.name!r}"
+            )
+
     @property
     def owner(self) -> str | None:
         """The objective whose knob this is (None for a generator knob)."""
@@ -94,7 +100,7 @@ class InteractionMap:
         values = ",".join(str(v) for v in self.values)
         return (
             f"interactions maps {self.name}"
-            if self.name in MAPS
+            if MAPS.get(self.name) == self
             else (
                 f"interactions sweep --generator {self.generator} --vary {self.knob}={values} "
                 f"--objectives {','.join(self.objectives)} --seeds {','.join(map(str, self.seeds))}"
@@ -317,11 +323,12 @@ def plot_map(results: MapResults):
                 ax.set_xlabel(imap.knob)
             if col == 0:
                 ax.set_ylabel(_MEASURES[measure], fontsize=8)
-    axes[1][0].legend(fontsize=6, ncol=2)
+    handles, names = axes[1][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=len(names), fontsize=7, frameon=False)
     seeds = results.runs["seed"].nunique()
     fig.suptitle(f"{imap.name}: {imap.knob} on {imap.generator} ({seeds} seeds, 95% t-bands; dotted: chance, "
                  "dashed: Bayes ceiling)", fontsize=10)  # fmt: skip
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.96))
     return fig
 
 
@@ -333,11 +340,12 @@ def _cell(row: pd.Series, digits: int) -> str:
     return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
 
-def leaves_chance(results: MapResults, objective: str, atom: str) -> object | None:
-    """The smallest knob value (in the map's order) from which on the objective's captured-fraction interval
-    of `atom` lies above chance at every value; None if it does not end above chance."""
+def leaves_chance(results: MapResults, objective: str, atom: str, measure: str = "fraction") -> object | None:
+    """The smallest knob value (in the map's order) from which on the objective's 95% interval of `atom`
+    lies above 0 (chance for the captured fraction, no usable bits for `usable_bits`) at every value; None
+    if it does not end above 0."""
     summary = results.summary
-    line = summary[(summary["objective"] == objective) & (summary["measure"] == "fraction")
+    line = summary[(summary["objective"] == objective) & (summary["measure"] == measure)
                    & (summary["atom"] == atom)].set_index("knob_value")  # fmt: skip
     first = None
     for value in results.imap.values:
@@ -369,12 +377,14 @@ def map_markdown(results: MapResults) -> str:
         lines += ["", f"**{stale} of these runs were made by other code** (another code fingerprint): "
                   f"`{imap.command} --stale recompute` makes them again."]  # fmt: skip
     objectives = list(dict.fromkeys(summary["objective"]))
-    lines += ["", "From which knob value on the captured fraction's 95% interval stays above chance:", "",
+    lines += ["", "From which knob value on the 95% interval stays above 0: captured fraction (above "
+              "chance) / usable bits (`never`: not at the last value):", "",
               "| objective | " + " | ".join(_ATOM_TITLES[a] for a in ATOMS) + " |",
               "|---|" + "---|" * len(ATOMS)]  # fmt: skip
     for objective in objectives:
-        cells = [leaves_chance(results, objective, atom) for atom in ATOMS]
-        lines.append(f"| {objective} | " + " | ".join("never" if c is None else str(c) for c in cells) + " |")
+        firsts = [[leaves_chance(results, objective, atom, m) for m in _MEASURES] for atom in ATOMS]
+        cells = [" / ".join("never" if v is None else str(v) for v in pair) for pair in firsts]
+        lines.append(f"| {objective} | " + " | ".join(cells) + " |")
     for measure, title in _MEASURES.items():
         digits = 2
         lines += ["", f"{title[0].upper()}{title[1:]}, mean [95% t-interval] over seeds:", "",

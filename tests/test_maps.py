@@ -47,6 +47,7 @@ def test_parse_vary_reads_numbers_flags_and_names() -> None:
         ("bimodal_1bit", "cross_self.alignment=1", "'alignment' is not a knob of objective 'cross_self'"),
         ("bimodal_1bit", "cmc.temperature=0.2", "objective 'cmc' is not among this map's objectives"),
         ("bimodal_1bit", "noise=0.1,0.1", "give distinct values"),
+        ("no_such_preset", "noise=0.1", "generators must be among"),
     ],
 )
 def test_a_bad_knob_is_refused_in_one_line_before_anything_runs(
@@ -58,9 +59,14 @@ def test_a_bad_knob_is_refused_in_one_line_before_anything_runs(
                   "--reports", str(tmp_path / "out")])  # fmt: skip
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("interactions: error: --vary ") and len(error.splitlines()) == 1
+    assert error.startswith("interactions: error: ") and len(error.splitlines()) == 1
     assert re.search(message, error), error
     assert not store.exists()  # nothing ran, nothing was stored
+
+
+def test_a_map_name_must_be_a_file_name() -> None:
+    with pytest.raises(ValueError, match="map name must be"):
+        InteractionMap("../elsewhere", "bimodal_1bit", "noise", (0.1,))
 
 
 def test_map_runs_share_keys_with_plain_runs_and_across_maps() -> None:
@@ -133,7 +139,8 @@ def test_map_numbers_read_back_from_a_hand_made_store(tmp_path) -> None:
     assert "Runs: 11 of 12 done (0 failed, 1 not run)" in text
     assert "**1 of these runs were made by other code**" in text
     assert re.search(r"\| 1\.0 \| comm \| .* \| 0\.95 \[", text)  # S: 0.5 + 1.0 / 4 + 0.2 * mean seed
-    assert "| comm | 0.0 | 0.0 | 0.0 | 0.0 |" in text and "| cross | 0.0 | 0.0 | 0.0 | never |" in text
+    assert "| comm | 0.0 / 0.0 | 0.0 / 0.0 | 0.0 / 0.0 | 0.0 / never |" in text
+    assert "| cross | 0.0 / 0.0 | 0.0 / 0.0 | 0.0 / 0.0 | never / never |" in text
 
 
 def test_a_small_sweep_runs_end_to_end_and_resumes(tmp_path) -> None:
