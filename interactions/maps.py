@@ -434,8 +434,9 @@ def run_maps(
     """Check every map, run what the store at path `store` lacks through the grid (`grid_options`: workers,
     backend, stale, ...), then write each map's figure and `<name>.md` to `out`; returns what to print."""
     specs = [spec for imap in maps for _, spec in imap.specs(device)]  # every map checked before any run
+    unique = list({run_id(spec.config()): spec for spec in specs}.values())  # runs shared by maps count once
     store = ResultsStore(store)
-    counts = run_grid(specs, store, **grid_options)
+    counts = run_grid(unique, store, **grid_options)
     lines = [f"trained {counts['trained']}, cached {counts['cached']}, failed {counts['failed']}"]
     if counts.get("postponed"):
         lines.append(f"{counts['postponed']} runs did not fit in the time budget: run the same command again")

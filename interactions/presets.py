@@ -74,7 +74,7 @@ _QUICK = Preset(
 )
 # Interaction maps (`interactions.maps`): the quick sizes, scored once at the end of training (the final
 # epoch's linear probes and both PIDs; a map's curve is over a knob, not over epochs) and without the MLP
-# probe, which cuts a vector run's scoring by about two thirds.
+# probe: about two thirds of a trained quick vector run's scoring (reports/profile.md) is left out.
 _MAPS = replace(
     _QUICK,
     name="maps",
