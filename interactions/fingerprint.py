@@ -29,14 +29,17 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 # Modules that cannot change a run's scores: scheduling, storing, reporting, this module, the estimator
-# validation, and the presets (whose sizes enter every run's configuration, and so its key, anyway).
+# validation and the PID estimator registry, and the presets (whose sizes enter every run's configuration,
+# and so its key, anyway).
 NOT_SCORING = frozenset(
     f"interactions/{name}.py"
     for name in (
         "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid", "maps", "presets",
         "profiling", "report", "store",
     )
-)  # fmt: skip
+) | {"estimators/registry.py"}  # fmt: skip
+# Estimators no grid run uses: the peers that the estimator leaderboard compares with `representation_pid`.
+NOT_SCORING_FOLDERS = ("estimators/peers/",)
 
 
 @cache
@@ -52,7 +55,7 @@ def code_fingerprint(packages: tuple[str, ...] = ("generators", "estimators", "i
     for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
-            if relative not in NOT_SCORING:
+            if relative not in NOT_SCORING and not relative.startswith(NOT_SCORING_FOLDERS):
                 digest.update(relative.encode() + b"\0" + path.read_bytes())
     for module in (torch, np, scipy, sklearn):
         digest.update(f"{module.__name__}={module.__version__}".encode())

@@ -1,0 +1,6 @@
+"""PID estimators that researchers use today, implemented from their papers for the side-by-side
+comparison (`estimators.registry`); none of them is used by a grid run."""
+
+from estimators.peers.cluster_recipe import cluster_recipe_pid
+
+__all__ = ["cluster_recipe_pid"]
