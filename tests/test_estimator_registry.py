@@ -18,31 +18,41 @@ from estimators.registry import (
     register_estimator,
 )
 
-# (name, label from two bits, exact atoms in bits: R, U1, U2, S)
+# (name, label from two bits, exact BROJA atoms, exact Williams-Beer I_min atoms; bits: R, U1, U2, S)
 GATES = [
-    ("xor", lambda a, b: a ^ b, (0.0, 0.0, 0.0, 1.0)),
-    ("copy", lambda a, b: 2 * a + b, (0.0, 1.0, 1.0, 0.0)),
-    ("and", lambda a, b: a & b, (0.311278, 0.0, 0.0, 0.5)),
-    ("redundant", lambda a, b: a, None),  # x2 = x1 below: 1 bit of redundancy
+    ("xor", lambda a, b: a ^ b, (0.0, 0.0, 0.0, 1.0), (0.0, 0.0, 0.0, 1.0)),
+    ("copy", lambda a, b: 2 * a + b, (0.0, 1.0, 1.0, 0.0), (1.0, 0.0, 0.0, 1.0)),
+    ("and", lambda a, b: a & b, (0.311278, 0.0, 0.0, 0.5), (0.311278, 0.0, 0.0, 0.5)),
+    ("redundant", lambda a, b: a, (1.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0)),  # x2 = x1 below
 ]
 
 
-def _gate_sample(label, n: int, redundant: bool = False, seed: int = 0):
-    """One-hot features of two uniform bits (the second a copy of the first for `redundant`) and the label."""
+def _gate_sample(label, n: int, redundant: bool = False, jitter: float = 0.0, seed: int = 0):
+    """One-hot features of two uniform bits (the second a copy of the first for `redundant`), with Gaussian
+    `jitter` (continuous representations), and the label."""
     rng = np.random.default_rng(seed)
     a = rng.integers(2, size=n)
     b = a.copy() if redundant else rng.integers(2, size=n)
-    return np.eye(2)[a], np.eye(2)[b], label(a, b)
+    z1, z2 = (np.eye(2)[bits] + jitter * rng.standard_normal((n, 2)) for bits in (a, b))
+    return z1, z2, label(a, b)
 
 
-@pytest.mark.parametrize(("gate", "label", "atoms"), GATES, ids=[g[0] for g in GATES])
-def test_cluster_recipe_recovers_the_gates(gate: str, label, atoms) -> None:
+@pytest.mark.parametrize(("gate", "label", "broja", "imin"), GATES, ids=[g[0] for g in GATES])
+def test_cluster_recipe_recovers_the_gates(gate: str, label, broja, imin) -> None:
     z1, z2, y = _gate_sample(label, 20000, redundant=gate == "redundant")
     result = pid_estimator("cluster_recipe")(z1, z2, y, seed=0)
-    expected = atoms if atoms is not None else (1.0, 0.0, 0.0, 0.0)
     assert result.intervals is None  # a plug-in estimate: no interval
-    for got, want in zip(result.atoms.values(), expected, strict=True):
+    for got, want in zip(result.atoms.values(), broja, strict=True):
         assert got == pytest.approx(want, abs=0.01), (gate, result.atoms)
+
+
+@pytest.mark.parametrize(("gate", "label", "broja", "imin"), GATES, ids=[g[0] for g in GATES])
+def test_knn_imin_recovers_williams_and_beer_on_the_gates(gate: str, label, broja, imin) -> None:
+    """On continuous (jittered) gate inputs; its measure is I_min, which differs from BROJA on copy."""
+    z1, z2, y = _gate_sample(label, 6000, redundant=gate == "redundant", jitter=0.05)
+    result = pid_estimator("knn_imin")(z1, z2, y)
+    for got, want in zip(result.atoms.values(), imin, strict=True):
+        assert got == pytest.approx(want, abs=0.05), (gate, result.atoms)
 
 
 def test_cluster_recipe_is_deterministic_and_checks_its_input() -> None:
@@ -54,10 +64,9 @@ def test_cluster_recipe_is_deterministic_and_checks_its_input() -> None:
 
 
 def test_our_estimator_is_registered_with_intervals() -> None:
-    assert available_estimators()[:2] == ["representation_pid", "cluster_recipe"]
-    z1, z2, y = _gate_sample(GATES[0][1], 3000)
-    noise = np.random.default_rng(1).normal(0.0, 0.05, size=(2, *z1.shape))  # continuous representations
-    result = pid_estimator("representation_pid")(z1 + noise[0], z2 + noise[1], y, seed=0)
+    assert available_estimators()[:3] == ["representation_pid", "cluster_recipe", "knn_imin"]
+    z1, z2, y = _gate_sample(GATES[0][1], 3000, jitter=0.05)
+    result = pid_estimator("representation_pid")(z1, z2, y, seed=0)
     assert result.synergy == pytest.approx(1.0, abs=0.05)
     low, high = result.intervals["synergy"]
     assert low <= result.synergy <= high and high - low < 0.2
@@ -114,3 +123,11 @@ def test_a_third_party_estimator_is_discovered_through_entry_points(tmp_path: Pa
         )
     finally:
         sys.modules.pop("plugin_estimator", None)
+
+
+def test_knn_imin_checks_its_input() -> None:
+    z1, z2, y = _gate_sample(GATES[0][1], 20, jitter=0.05)
+    with pytest.raises(ValueError, match="more than k = 5 rows"):
+        pid_estimator("knn_imin")(z1, z2, np.r_[np.zeros(17, int), np.ones(3, int)])
+    with pytest.raises(ValueError, match="same rows"):
+        pid_estimator("knn_imin")(z1[:-1], z2, y)

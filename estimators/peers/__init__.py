@@ -2,5 +2,6 @@
 comparison (`estimators.registry`); none of them is used by a grid run."""
 
 from estimators.peers.cluster_recipe import cluster_recipe_pid
+from estimators.peers.knn_imin import knn_imin_pid
 
-__all__ = ["cluster_recipe_pid"]
+__all__ = ["cluster_recipe_pid", "knn_imin_pid"]
