@@ -51,3 +51,13 @@ def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
         cwd=cwd,
         timeout=300,
     )
+
+
+def install_entry_point(directory: Path, module: str, source: str, group: str, name: str) -> None:
+    """Write `module`.py holding `source` into `directory` with a dist-info that declares it as entry point
+    `name` of `group`, as pip would install a plug-in (the caller puts `directory` on sys.path)."""
+    (directory / f"{module}.py").write_text(source)
+    dist = directory / f"{module}-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {module.replace('_', '-')}\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(f"[{group}]\n{name} = {module}\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import install_entry_point
 
 from estimators.registry import (
     PIDEstimate,
@@ -109,11 +110,9 @@ register_estimator(PIDEstimator("mmi_argmax", mmi_of_argmax, "MMI PID of argmax 
 
 
 def test_a_third_party_estimator_is_discovered_through_entry_points(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "plugin_estimator.py").write_text(textwrap.dedent(PLUGIN))
-    dist = tmp_path / "plugin_estimator-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugin-estimator\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[interactions.estimators]\nmmi_argmax = plugin_estimator\n")
+    install_entry_point(
+        tmp_path, "plugin_estimator", textwrap.dedent(PLUGIN), "interactions.estimators", "mmi_argmax"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         assert "mmi_argmax" in available_estimators()

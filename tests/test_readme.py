@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import install_entry_point
 
 import generators.registry as registry
 from generators import available_generators, builtin_generators, generator_preset
@@ -47,11 +48,7 @@ def test_plugin_example_trains_and_is_scored(capsys) -> None:
 def test_generator_preset_example_plugs_in_through_an_entry_point(tmp_path: Path, monkeypatch) -> None:
     block = re.search(r"<!-- generator-example -->\n```python\n(.*?)```", README.read_text(), re.S)
     assert block is not None
-    (tmp_path / "my_presets.py").write_text(block.group(1))
-    dist = tmp_path / "my_presets-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-presets\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[interactions.generators]\nmy_presets = my_presets\n")
+    install_entry_point(tmp_path, "my_presets", block.group(1), "interactions.generators", "my_presets")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(registry, "_PRESETS", dict(registry._PRESETS))  # forget the plug-in afterwards
     monkeypatch.delitem(__import__("sys").modules, "my_presets", raising=False)

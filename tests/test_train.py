@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import install_entry_point
 
 from generators import Sample, bimodal
 from interactions.device import resolve_device
@@ -136,11 +137,9 @@ class PluginAlign(Objective):
 
 
 def test_an_out_of_tree_objective_is_discovered_through_entry_points(tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "plugin_objective.py").write_text(textwrap.dedent(PLUGIN))
-    dist = tmp_path / "plugin_objective-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugin-objective\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[interactions.objectives]\nplugin_align = plugin_objective\n")
+    install_entry_point(
+        tmp_path, "plugin_objective", textwrap.dedent(PLUGIN), "interactions.objectives", "plugin_align"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "plugin_align" in available_objectives()
     obj = build_objective("plugin_align", [12, 12], SMALL)
