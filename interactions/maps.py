@@ -97,14 +97,12 @@ class InteractionMap:
 
     @property
     def command(self) -> str:
+        if MAPS.get(self.name) == self:
+            return f"interactions maps {self.name}"
         values = ",".join(str(v) for v in self.values)
         return (
-            f"interactions maps {self.name}"
-            if MAPS.get(self.name) == self
-            else (
-                f"interactions sweep --generator {self.generator} --vary {self.knob}={values} "
-                f"--objectives {','.join(self.objectives)} --seeds {','.join(map(str, self.seeds))}"
-            )
+            f"interactions sweep --generator {self.generator} --vary {self.knob}={values} "
+            f"--objectives {','.join(self.objectives)} --seeds {','.join(map(str, self.seeds))}"
         )
 
     def specs(self, device: str = "auto") -> list[tuple[object, RunSpec]]:
@@ -114,27 +112,29 @@ class InteractionMap:
         if len(self.values) == 0 or len(set(map(repr, self.values))) != len(self.values):
             raise ValueError(f"--vary {self.knob}: give distinct values, got {list(self.values)!r}")
         plain = grid(self.preset, [self.generator], self.objectives, self.seeds, device)
+        if self.owner is not None and self.owner not in {_objective_name(s) for s in plain}:
+            raise ValueError(
+                f"--vary {self.knob}: objective {self.owner!r} is not among this map's objectives "
+                f"({', '.join(self.objectives)})"
+            )
+        varied = [s for s in plain if self.owner is None or _objective_name(s) == self.owner]
         out = []
         for value in self.values:
-            for spec in plain:
-                try:
-                    out.append((value, self._with_value(spec, value)))
-                except (ValueError, TypeError) as error:
-                    raise ValueError(f"--vary {self.knob}={value} on {self.generator}: {error}") from None
+            try:
+                vary = self._setting(varied[0], value)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"--vary {self.knob}={value} on {self.generator}: {error}") from None
+            # an objective knob leaves the other objectives' runs alone: one run for every value
+            out += [(value, replace(s, vary=vary) if s in varied else s) for s in plain]
         return out
 
-    def _with_value(self, spec: RunSpec, value: object) -> RunSpec:
+    def _setting(self, spec: RunSpec, value: object) -> tuple[tuple[str, object], ...]:
+        """The run setting of `value` (empty for the knob's default: the plain run), checked by building
+        what it changes for `spec`, a run it applies to."""
         if self.owner is None:
-            default = getattr(spec.build_generator(), self.knob, None)
-            varied = replace(spec, vary=((self.knob, _like(default, value)),))
-            varied.build_generator()  # validates the knob and its value
-            return varied
-        if self.owner not in {ARMS.get(arm, (arm,))[0] for arm in self.objectives}:
-            raise ValueError(
-                f"objective {self.owner!r} is not among this map's objectives ({', '.join(self.objectives)})"
-            )
-        if spec.objective(spec.build_generator())[0] != self.owner:
-            return spec  # another objective's run: shared by every value
+            value = _like(getattr(spec.build_generator(), self.knob, None), value)
+            replace(spec, vary=((self.knob, value),)).build_generator()  # checks the knob and its value
+            return ((self.knob, value),)
         name = self.knob.rpartition(".")[2]
         parameters = inspect.signature(objective_class(self.owner)).parameters
         knobs = [p for p in parameters if p not in _NOT_KNOBS]
@@ -142,16 +142,23 @@ class InteractionMap:
             raise ValueError(
                 f"{name!r} is not a knob of objective {self.owner!r} (its knobs: {', '.join(knobs)})"
             )
-        value = _like(parameters[name].default, value)
-        if value == parameters[name].default and type(value) is type(parameters[name].default):
-            return spec  # the default: the plain run
-        varied = replace(spec, vary=((self.knob, value),))
+        default = parameters[name].default
+        value = _like(default, value)
+        if value == default and type(value) is type(default):
+            return ()  # the default: the plain run
+        setting = ((self.knob, value),)
+        varied = replace(spec, vary=setting)
         generator = varied.build_generator()
         sample = generator.sample(2, seed=0, split="train")
         dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in sample.modalities]
-        name, options = varied.objective(generator)
-        build_objective(name, dims, varied.model(), seed=varied.seed, **options)  # validates the value
-        return varied
+        objective, options = varied.objective(generator)
+        build_objective(objective, dims, varied.model(), seed=varied.seed, **options)  # checks the value
+        return setting
+
+
+def _objective_name(spec: RunSpec) -> str:
+    """The registered objective a run's arm trains."""
+    return ARMS.get(spec.arm, (spec.arm,))[0]
 
 
 def _like(default: object, value: object) -> object:
@@ -226,9 +233,12 @@ def map_results(imap: InteractionMap, store: ResultsStore) -> MapResults:
     specs = imap.specs()
     keys = [run_id(spec.config()) for _, spec in specs]
     stored = store.runs().set_index("run_id")
-    runs, generators = [], {}
+    generators = {}
+    for value, spec in specs:
+        if value not in generators:  # the data at this value (the plain data for an objective knob)
+            generators[value] = spec.build_generator()
+    runs = []
     for (value, spec), key in zip(specs, keys, strict=True):
-        generators.setdefault(value, spec.build_generator() if imap.owner is None else None)
         row = stored.loc[key] if key in stored.index else None
         status = "missing" if row is None else row["status"]
         meta = json.loads(row["meta"]) if row is not None and row["meta"] else {}
@@ -237,12 +247,11 @@ def map_results(imap: InteractionMap, store: ResultsStore) -> MapResults:
             "stale": status == "done" and is_stale(meta, spec), "wall_seconds": meta.get("wall_seconds"),
         })  # fmt: skip
     runs = pd.DataFrame(runs)
-    plain = specs[0][1].build_generator()
     truth = pd.DataFrame(
         [
             {"knob_value": v, "atom": a, "bits": b}
             for v, g in generators.items()
-            for a, b in data_atoms(g or plain).items()
+            for a, b in data_atoms(g).items()
         ]
     )
     done = runs[runs["status"] == "done"]
@@ -251,7 +260,7 @@ def map_results(imap: InteractionMap, store: ResultsStore) -> MapResults:
     rows = []
     for value, objective in dict.fromkeys(zip(runs["knob_value"], runs["objective"], strict=True)):
         mine = scores[(scores["knob_value"] == value) & (scores["objective"] == objective)]
-        generator = generators[value] or plain
+        generator = generators[value]
         for atom in ATOMS:
             accuracy = mine[(mine["probe"] == "linear") & (mine["task"] == atom)
                             & (mine["metric"] == "balanced_accuracy")]  # fmt: skip
@@ -332,12 +341,13 @@ def plot_map(results: MapResults):
     return fig
 
 
-def _cell(row: pd.Series, digits: int) -> str:
-    if row is None or row["n"] == 0:
+def _cell(row: pd.Series) -> str:
+    """'mean [low, high]' to 2 decimals; the mean alone for one seed, '-' for none."""
+    if row["n"] == 0:
         return "-"
     if row["n"] == 1:
-        return f"{row['mean']:.{digits}f}"
-    return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
+        return f"{row['mean']:.2f}"
+    return f"{row['mean']:.2f} [{row['low']:.2f}, {row['high']:.2f}]"
 
 
 def leaves_chance(results: MapResults, objective: str, atom: str, measure: str = "fraction") -> object | None:
@@ -370,7 +380,7 @@ def map_markdown(results: MapResults) -> str:
         f"Regenerate: `{imap.command}`. Runs: {done} of {len(runs)} done "
         f"({int((runs['status'] == 'failed').sum())} failed, "
         f"{int((runs['status'] == 'missing').sum())} not run); "
-        f"{cost / 60:.1f} min of one-thread run time in all" + ".",
+        f"{cost / 60:.1f} min of one-thread run time in all.",
     ]
     stale = int(runs["stale"].sum())
     if stale:
@@ -386,7 +396,6 @@ def map_markdown(results: MapResults) -> str:
         cells = [" / ".join("never" if v is None else str(v) for v in pair) for pair in firsts]
         lines.append(f"| {objective} | " + " | ".join(cells) + " |")
     for measure, title in _MEASURES.items():
-        digits = 2
         lines += ["", f"{title[0].upper()}{title[1:]}, mean [95% t-interval] over seeds:", "",
                   f"| {imap.knob} | objective | " + " | ".join(_ATOM_TITLES[a] for a in ATOMS) + " |",
                   "|---|---|" + "---|" * len(ATOMS)]  # fmt: skip
@@ -400,9 +409,7 @@ def map_markdown(results: MapResults) -> str:
                 mine = summary[(summary["knob_value"] == value) & (summary["objective"] == objective)
                                & (summary["measure"] == measure)].set_index("atom")  # fmt: skip
                 lines.append(
-                    f"| {value} | {objective} | "
-                    + " | ".join(_cell(mine.loc[a], digits) for a in ATOMS)
-                    + " |"
+                    f"| {value} | {objective} | " + " | ".join(_cell(mine.loc[a]) for a in ATOMS) + " |"
                 )
     return "\n".join(lines) + "\n"
 
