@@ -186,8 +186,7 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         rows = profile_table(specs[0].preset, generators, arms)
         print(f"profile: {write_profile(rows, args.preset, machine_name(), args.out)}")
         return 0
-    if args.command in ("sweep", "maps"):
-        args.preset = "maps"  # the maps' scale; their store is their reports folder's
+    if args.command in ("sweep", "maps"):  # the maps preset's scale; the store is in the reports folder
         folder = args.reports
     else:  # each preset keeps its store and reports apart (reports/ for quick, reports/<preset>/ otherwise)
         folder = reports_dir(args.preset)
