@@ -29,17 +29,18 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 # Modules that cannot change a run's scores: scheduling, storing, reporting, this module, the estimator
-# validation and the PID estimator registry, and the presets (whose sizes enter every run's configuration,
-# and so its key, anyway).
+# validation, the estimator leaderboard and the PID estimator registry, and the presets (whose sizes enter
+# every run's configuration, and so its key, anyway).
 NOT_SCORING = frozenset(
     f"interactions/{name}.py"
     for name in (
-        "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid", "maps", "presets",
-        "profiling", "report", "store",
+        "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid", "leaderboard", "maps",
+        "presets", "profiling", "store",
     )
 ) | {"estimators/registry.py"}  # fmt: skip
-# Estimators no grid run uses: the peers that the estimator leaderboard compares with `representation_pid`.
-NOT_SCORING_FOLDERS = ("estimators/peers/",)
+# The reports (drawn from stored scores), and the estimators no grid run uses: the peers that the estimator
+# leaderboard compares with `representation_pid`.
+NOT_SCORING_FOLDERS = ("interactions/report/", "estimators/peers/")
 
 
 @cache

@@ -280,7 +280,7 @@ def test_the_report_says_which_parts_of_the_trifeature_pattern_hold() -> None:
     import pandas as pd
 
     from generators import comparisons
-    from interactions.report import _comparison_lines
+    from interactions.report.markdown import _comparison_lines
 
     (trifeature,) = [c for c in comparisons() if "trifeature" in c.generators]
 
@@ -363,7 +363,10 @@ def test_the_harness_names_no_generator_preset() -> None:
     from generators import available_generators
 
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, available_generators())) + r")\b")
-    for module in ("grid.py", "scoring.py", "fingerprint.py", "profiling.py", "report.py", "cli.py"):
+    report_modules = [
+        f"report/{p.name}" for p in (Path(__file__).parent.parent / "interactions" / "report").glob("*.py")
+    ]
+    for module in ("grid.py", "scoring.py", "fingerprint.py", "profiling.py", "cli.py", *report_modules):
         source = (Path(__file__).parent.parent / "interactions" / module).read_text()
         assert not pattern.search(source), (module, pattern.search(source))
 
@@ -408,7 +411,7 @@ def test_learning_curves_say_at_which_step_each_part_of_the_pattern_holds() -> N
     import pandas as pd
 
     from generators import comparisons
-    from interactions.report import _learning_curve_lines
+    from interactions.report.markdown import _learning_curve_lines
 
     (trifeature,) = [c for c in comparisons() if "trifeature" in c.generators]
     curves = {  # (objective, generator, task) -> accuracy at epochs 0, 10, 20, 30
@@ -478,14 +481,14 @@ def test_seed_intervals_and_paired_differences_against_hand_computed_values() ->
     of either objective is large)."""
     import pandas as pd
 
-    from interactions.report import _mean_std, paired_differences, seed_summary
+    from interactions.report.seeds import mean_std_text, paired_differences, seed_summary
 
     summary = seed_summary([0.8, 0.9, 1.0])
     half = 4.302652729911275 * 0.1 / 3**0.5  # t(0.975, 2) = 4.3027
     assert (summary.n, summary.mean, summary.std) == (3, pytest.approx(0.9), pytest.approx(0.1))
     assert (summary.low, summary.high) == (pytest.approx(0.9 - half), pytest.approx(0.9 + half))
-    assert _mean_std(pd.Series([0.8, 0.9, 1.0])) == "90.0 ± 10.0 [65.2, 114.8]"
-    assert _mean_std(pd.Series([0.5])) == "50.0" and seed_summary([]) is None
+    assert mean_std_text(pd.Series([0.8, 0.9, 1.0])) == "90.0 ± 10.0 [65.2, 114.8]"
+    assert mean_std_text(pd.Series([0.5])) == "50.0" and seed_summary([]) is None
 
     def row(objective: str, seed: int, value: float, gain: float) -> dict:
         return {"objective": objective, "generator": "g", "probe": "linear", "task": "synergy", "seed": seed,

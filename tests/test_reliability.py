@@ -390,10 +390,14 @@ def test_editing_orchestration_keeps_runs_current_and_editing_scoring_code_makes
     fingerprint.code_fingerprint.cache_clear()
     before = fingerprint.code_fingerprint()
     try:
-        for orchestration in ("grid.py", "cli.py", "report.py", "store.py", "executor.py", "fingerprint.py",
-                              "maps.py"):  # fmt: skip
+        for orchestration in ("grid.py", "cli.py", "report/markdown.py", "report/html.py", "store.py",
+                              "executor.py", "fingerprint.py", "maps.py", "leaderboard.py"):  # fmt: skip
             assert fingerprint_after(f"interactions/{orchestration}") == before, orchestration
-        no_grid_run_uses = ("estimators/registry.py", "estimators/peers/cluster_recipe.py")
+        no_grid_run_uses = (
+            "estimators/registry.py",
+            "estimators/peers/cluster_recipe.py",
+            "estimators/peers/batch.py",
+        )
         for unused in no_grid_run_uses:
             assert fingerprint_after(unused) == before, unused
         for scoring in ("interactions/scoring.py", "interactions/train.py", "estimators/probes.py"):
