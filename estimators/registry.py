@@ -56,19 +56,25 @@ Estimate = Callable[..., PIDEstimate]  # estimate(z1, z2, labels, seed=...) -> P
 @dataclass(frozen=True)
 class PIDEstimator:
     """A named PID estimator: `estimate(z1, z2, labels, seed=0)`, what it is, where it comes from, and its
-    settings as the leaderboard shows them."""
+    settings as the leaderboard shows them. `has_intervals`: it returns a 95% interval per atom (the
+    leaderboard then measures its coverage over 20 seeds). `max_samples`: the largest N the leaderboard runs
+    it at (None: every N), for an estimator whose cost grows too fast."""
 
     name: str
     estimate: Estimate
     description: str
     source: str
     settings: Mapping[str, object] = field(default_factory=dict)
+    has_intervals: bool = False
+    max_samples: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
             raise ValueError(f"name must be a non-empty string, got {self.name!r}")
         if not callable(self.estimate):
             raise ValueError(f"estimate must be callable (z1, z2, labels, seed=...), got {self.estimate!r}")
+        if self.max_samples is not None and (isinstance(self.max_samples, bool) or self.max_samples < 1):
+            raise ValueError(f"max_samples must be None or an integer >= 1, got {self.max_samples!r}")
         object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def __call__(self, z1: np.ndarray, z2: np.ndarray, labels: np.ndarray, seed: int = 0) -> PIDEstimate:
@@ -130,5 +136,6 @@ register_estimator(
         "exact BROJA, bootstrap bias correction and intervals widened by the discretisation loss",
         "estimators.representation_pid (README: PID of data and representations)",
         {"n_bootstrap": 20, "discretizer": "posterior"},
+        has_intervals=True,
     )
 )
