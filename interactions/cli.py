@@ -1,4 +1,4 @@
-"""Command line: `interactions run | grid | sweep | maps | profile | report`."""
+"""Command line: `interactions run | grid | sweep | maps | estimators | profile | report`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import pandas as pd
 from estimators.representation_pid import ATOMS
 from generators import available_generators
 from interactions.device import resolve_device
-from interactions.executor import BACKENDS
+from interactions.executor import BACKENDS, make_executor
 from interactions.grid import ARMS, STALE_POLICIES, grid, parse_duration, parse_seeds, run_grid
+from interactions.leaderboard import run_estimator_reports
 from interactions.maps import MAP_OBJECTIVES, MAPS, MAPS_DIR, SWEEPS_DIR, InteractionMap, parse_vary, run_maps
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
@@ -150,6 +151,22 @@ def main(argv: list[str] | None = None) -> int:
                       help=f"maps to regenerate (default: all: {', '.join(MAPS)})")  # fmt: skip
     maps.add_argument("--reports", type=Path, default=MAPS_DIR, help=f"default: {MAPS_DIR}")
     _grid_arguments(maps, preset=False)
+    boards = commands.add_parser(
+        "estimators",
+        help="PID estimators side by side on data with exact truth (reports/estimators.md), computing what "
+        "its cache lacks",
+        **sub,
+    )
+    boards.add_argument(
+        "--estimators", type=_csv, default=None, help="registered estimators (default: all of them)"
+    )
+    boards.add_argument("--reports", type=Path, default=Path("reports"), help="default: reports")
+    boards.add_argument("--workers", type=_positive_int, default=None,
+                        help="local worker processes (default: every usable core)")  # fmt: skip
+    boards.add_argument("--backend", default="local", choices=BACKENDS)
+    boards.add_argument("--ray-address", default=None)
+    boards.add_argument("--stale", default="keep", choices=STALE_POLICIES,
+                        help="cached calls of other code: keep them (default) or recompute")  # fmt: skip
     profile = commands.add_parser(
         "profile", help="time each stage of one run per arm and generator (reports/profile.md)", **sub
     )
@@ -179,6 +196,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.command == "estimators":
+        executor = make_executor(args.backend, args.workers, ray_address=args.ray_address)
+        board, *_ = run_estimator_reports(
+            check_reports_dir(args.reports), executor, args.estimators, args.stale
+        )
+        print(f"{board.attrs['calls']} calls; report: {args.reports / 'estimators.md'}")
+        for failure in board.attrs["failed"]:
+            print(f"failed: {failure}", file=sys.stderr)
+        return 1 if board.attrs["failed"] else 0
     if args.command == "profile":
         generators = args.generators or default_generators()
         specs = grid(args.preset, generators, args.objectives, [0], "cpu")  # validates the selection
