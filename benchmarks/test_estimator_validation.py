@@ -26,7 +26,7 @@ from interactions.estimator_validation import (
     validation_cases,
 )
 from interactions.executor import make_executor
-from interactions.leaderboard import run_board, write_estimator_reports
+from interactions.leaderboard import holds, run_board, write_estimator_reports
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"
 
@@ -141,3 +141,19 @@ def test_an_mlp_readout_uses_the_xor(usable) -> None:
     rows = usable[(usable["readout"] == "mlp") & (usable["setting"] == "bimodal_1bit")]
     assert len(rows) == 4
     assert rows["error"].abs().max() <= 0.1, rows.loc[rows["error"].abs().idxmax()]
+
+
+# Where our estimator misses a bar of the leaderboard at N >= 6,000 (docs/estimators.md says why): its
+# error exceeds 0.1 bit at some seed, or its intervals cover an atom at fewer than 18 of 20 seeds.
+MISSES_THE_ERROR_BAR = {"large_noise", "noise=1.0", "mlp_depth=3"}  # noise 0.6 / 1.0; a 3-layer MLP mixing
+MISSES_COVERAGE_ONLY = {"pure_synergy", "absent_unique2"}  # a residual +0.04 bit of synergy, tight intervals
+
+
+def test_our_estimator_holds_everywhere_else_on_the_leaderboard(board) -> None:
+    """Every atom within 0.1 bit at every one of 20 seeds, and 95% intervals covering each atom at >= 90% of
+    them, on every distinct data of the board and its sweeps at N >= 6,000 (depth 0-2, dimension 32-512,
+    noise 0.1-0.3, N up to 50,000), except where listed; the exceptions miss as listed, no more."""
+    held = holds(board)
+    assert (held["seeds"] == 20).all() and len(held) >= 20
+    assert set(held.index[held["worst"] > 0.1]) == MISSES_THE_ERROR_BAR, held["worst"]
+    assert set(held.index[~held["holds"]]) == MISSES_THE_ERROR_BAR | MISSES_COVERAGE_ONLY, held["coverage"]

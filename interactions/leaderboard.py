@@ -247,6 +247,11 @@ def _setting_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def _cell(text: str) -> str:
+    """Text for a markdown table cell (a `|` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
 def _span(seeds: Sequence[int]) -> str:
     return f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 else str(seeds[0])
 
@@ -293,15 +298,32 @@ def sweep_curves(table: pd.DataFrame) -> pd.DataFrame:
     return worst.groupby(["sweep", "value", "estimator"], sort=False)["worst"].mean().reset_index()
 
 
+def same_data() -> dict[str, list[str]]:
+    """Each setting that names its data (the first setting with it), with the later settings that have the
+    same data (the sweeps' defaults are `bimodal()`)."""
+    first: dict[tuple[str, int], str] = {}
+    aliases: dict[str, list[str]] = {}
+    for setting in board_settings():
+        name = first.setdefault(setting.data, setting.name)
+        aliases.setdefault(name, [])
+        if name != setting.name:
+            aliases[name].append(setting.name)
+    return aliases
+
+
 def holds(table: pd.DataFrame, estimator: str = "representation_pid") -> pd.DataFrame:
-    """Per setting at N >= 6,000, for an estimator with intervals: its largest absolute error over seeds 0-19
-    and atoms, its lowest coverage of an atom over those seeds, and whether both bars hold (<= 0.1 bit,
-    >= 90%)."""
+    """Per distinct data at N >= 6,000 (named by its first setting; `same_data`: the other settings with it),
+    for an estimator with intervals: its largest absolute error over seeds 0-19 and atoms, its lowest
+    coverage of an atom over those seeds, and whether both bars hold (<= 0.1 bit, >= 90%)."""
+    aliases = same_data()
     rows = table[(table["estimator"] == estimator) & (table["n_samples"] >= REFERENCE_SIZE)]
+    rows = rows[rows["setting"].isin(aliases)]
     out = {}
     for setting, part in rows.groupby("setting", sort=False):
         coverage = part.groupby("atom", sort=False)["covered"].mean()
         out[setting] = {
+            "same_data": aliases[setting],
+            "n_samples": int(part["n_samples"].iloc[0]),
             "seeds": part["seed"].nunique(),
             "worst": part["error"].abs().max(),
             "worst_atom": part.loc[part["error"].abs().idxmax(), "atom"],
@@ -326,13 +348,17 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
         "",
         "Every registered PID estimator (`estimators.registry`) on raw observations of factor generators",
         "whose exact PID is known (`FactorGenerator.observed_atoms`): modality 1 against the other",
-        "modalities, the `all` label, bits. Regenerate: `interactions estimators` (cached in",
-        f"`reports/estimators/leaderboard.json`: {table.attrs.get('calls', 0):,} calls; settings with the",
-        "same data share theirs). Seconds: one call on one thread, two calls at a time on a 2-core machine.",
+        "modalities, the `all` label, bits. Regenerate: `interactions estimators`, which computes what its",
+        f"cache (`reports/estimators/leaderboard.json`, {table.attrs.get('calls', 0):,} calls) lacks;",
+        "settings with the same data share their calls. Seconds: one call on one thread, two calls at a",
+        "time on 2 cores.",
         "",
         "| estimator | what it is | source |",
         "|---|---|---|",
-        *(f"| `{n}` | {pid_estimator(n).description} | {pid_estimator(n).source} |" for n in names),
+        *(
+            f"| `{n}` | {_cell(pid_estimator(n).description)} | {_cell(pid_estimator(n).source)} |"
+            for n in names
+        ),
         "",
         f"## The board: {board['setting'].nunique()} settings at N = {REFERENCE_SIZE:,}, "
         f"seeds {_span(ERROR_SEEDS)}",
@@ -410,7 +436,8 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
             continue
         held = holds(table, name)
         lines += [
-            f"## Where `{name}` holds: every setting at N >= {REFERENCE_SIZE:,}, seeds 0-19",
+            f"## Where `{name}` holds: every setting at N >= {REFERENCE_SIZE:,}, "
+            f"seeds {_span(COVERAGE_SEEDS)}",
             "",
             "Bars: every atom within 0.1 bit of the truth at every seed, and each atom's 95% interval",
             "covering the truth at >= 90% of the seeds.",
@@ -419,10 +446,10 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
             "| holds |",
             "|---|---|---|---|---|---|",
         ]
-        sizes = table.drop_duplicates("setting").set_index("setting")["n_samples"]
         for setting, row in held.iterrows():
+            label = setting + (f" (= {', '.join(row['same_data'])})" if row["same_data"] else "")
             lines.append(
-                f"| {setting} | {sizes[setting]:,} | {row['worst']:.3f} ({row['worst_atom']}) | "
+                f"| {label} | {row['n_samples']:,} | {row['worst']:.3f} ({row['worst_atom']}) | "
                 + " / ".join(f"{row['mean_error'][a]:+.3f}" for a in ATOMS)
                 + f" | {100 * row['coverage']:.0f}% ({row['least_covered']}) | "
                 + ("yes |" if row["holds"] else "**no** |")
@@ -430,7 +457,7 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
         misses = held[~held["holds"]]
         lines += [
             "",
-            f"It holds on {int(held['holds'].sum())} of {len(held)} settings"
+            f"It holds on {int(held['holds'].sum())} of {len(held)} distinct data"
             + (": not on " + ", ".join(misses.index) + "." if len(misses) else "."),
             "",
         ]
@@ -458,14 +485,16 @@ def plot_sweeps(table: pd.DataFrame, path: Path) -> None:
     """One panel per sweep: each estimator's typical worst atom error against the sweep's value."""
     curves = sweep_curves(table)
     fig, axes = plt.subplots(1, len(SWEEPS), figsize=(4 * len(SWEEPS), 3.8), sharey=True)
-    for ax, (sweep, (label, _)) in zip(axes, SWEEPS.items(), strict=True):
+    for ax, (sweep, (label, values)) in zip(axes, SWEEPS.items(), strict=True):
         for name, rows in curves[curves["sweep"] == sweep].groupby("estimator", sort=False):
             ax.plot(rows["value"], rows["worst"], "o-", label=name)
         ax.axhline(0.1, color="grey", ls=":", lw=1)
-        ax.set(xlabel=label, title=label)
         if sweep in ("samples", "dim"):
             ax.set_xscale("log")
-    axes[0].set(ylabel="largest |error| over atoms (bits, mean of 5 seeds)")
+            ax.minorticks_off()
+        ax.set_xticks(values, [f"{v:,}" for v in values], fontsize=8)
+        ax.set(xlabel=label)
+    axes[0].set(ylabel="largest |error| over atoms (bits)")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
