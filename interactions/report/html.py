@@ -128,16 +128,19 @@ def page(
     headline = figures.get("fingerprint")
     others = [(n, f) for n, f in figures.items() if n != "fingerprint"]
     caption = {
-        n: FIGURE_CAPTIONS.get(n, f"Learning dynamics: {n.removeprefix('dynamics_')}")
-        for n in figures
+        n: FIGURE_CAPTIONS.get(n, f"Learning dynamics: {n.removeprefix('dynamics_')}") for n in figures
     }
     data = json.dumps({"scores": scores, "runs": runs}, allow_nan=False).replace("</", "<\\/")
-    return (ASSETS / "page.html").read_text().format(
-        title=html.escape(title),
-        provenance=provenance,
-        headline=_figure("fingerprint", *headline, caption["fingerprint"]) if headline else "",
-        figures="\n".join(_figure(n, png, pdf, caption[n]) for n, (png, pdf) in others),
-        data=data,
-        style=(ASSETS / "page.css").read_text(),
-        script=(ASSETS / "page.js").read_text(),
+    return (
+        (ASSETS / "page.html")
+        .read_text()
+        .format(
+            title=html.escape(title),
+            provenance=provenance,
+            headline=_figure("fingerprint", *headline, caption["fingerprint"]) if headline else "",
+            figures="\n".join(_figure(n, png, pdf, caption[n]) for n, (png, pdf) in others),
+            data=data,
+            style=(ASSETS / "page.css").read_text(),
+            script=(ASSETS / "page.js").read_text(),
+        )
     )
