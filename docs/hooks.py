@@ -16,7 +16,11 @@ def on_files(files: Files, config) -> Files:
         for path in sorted(REPORTS.rglob(pattern)):
             uri = (Path("reports") / path.relative_to(REPORTS)).as_posix()
             files.append(
-                File(uri, src_dir=str(REPORTS.parent), dest_dir=config["site_dir"],
-                     use_directory_urls=config["use_directory_urls"])
+                File(
+                    uri,
+                    src_dir=str(REPORTS.parent),
+                    dest_dir=config["site_dir"],
+                    use_directory_urls=config["use_directory_urls"],
+                )
             )
     return files
