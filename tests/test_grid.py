@@ -20,7 +20,7 @@ from interactions.grid import grid, run_grid
 from interactions.objectives import register_objective
 from interactions.objectives.cross import Cross
 from interactions.presets import Preset
-from interactions.report import write_reports
+from interactions.report import markdown, write_reports
 from interactions.store import ResultsStore, run_id
 from interactions.train import TrainingDiverged
 
@@ -558,7 +558,7 @@ def test_the_usable_pid_table_compares_each_objective_with_comm_seed_by_seed() -
     sub = pd.DataFrame(rows)
     gt = pd.DataFrame([{"task": "all", "redundancy": 1.0, "unique1": 1.0, "unique2": 1.0, "synergy": 1.0}])
     current = pd.DataFrame(columns=["generator", "objective", "meta", "config"])  # no stale runs
-    lines = report._pid_lines(sub, "usable_pid", gt.set_index("task"), current, None)
+    lines = markdown._pid_lines(sub, "usable_pid", gt.set_index("task"), current, None)
     text = "\n".join(lines)
     assert "| the data (ceiling) | 1.000 | 1.000 | 1.000 | 1.000 | |" in text
     assert (
