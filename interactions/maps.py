@@ -36,6 +36,7 @@ from interactions.grid import grid, run_grid
 from interactions.objectives import build_objective, objective_class
 from interactions.presets import Preset
 from interactions.report import atomic_write, seed_summary
+from interactions.report.figures import save_figure
 from interactions.scoring import ARMS, RunSpec
 from interactions.store import ResultsStore, run_id
 
@@ -428,7 +429,7 @@ def write_map_reports(maps: Sequence[MapResults], out: Path) -> list[str]:
             continue
         fig = plot_map(results)
         for path in figures:
-            atomic_write(path, lambda p, fig=fig: fig.savefig(p, dpi=100))
+            atomic_write(path, lambda p, fig=fig: save_figure(fig, p))
         plt.close(fig)
         atomic_write(markdown, lambda p, text=text: p.write_text(text))
         written.append(f"{imap.name}: {markdown}, {', '.join(map(str, figures))}")

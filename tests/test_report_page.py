@@ -50,6 +50,16 @@ def test_the_parquet_scores_read_back_with_configuration_and_provenance(tmp_path
     assert "http://" not in page and "https://" not in page  # nothing to fetch: it opens from disk
 
 
+def test_the_summary_reads_the_committed_estimator_validation() -> None:
+    """The summary states each PID table's validated error from reports/estimators.json (it said "not
+    validated" everywhere while the report package looked for the file one folder too high)."""
+    from interactions.report.markdown import VALIDATION, _estimator_lines, load_validation
+
+    assert VALIDATION == REPORTS / "estimators.json" and load_validation() is not None
+    line = " ".join(_estimator_lines("bimodal_1bit", 6000, load_validation()))
+    assert "Validated error on this generator's raw observations at N = 6,000" in line
+
+
 @pytest.fixture(scope="module")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")

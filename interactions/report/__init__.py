@@ -16,7 +16,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from interactions.fingerprint import code_fingerprint
-from interactions.report.figures import FIGURE_PREFIXES, plot_cost, plot_dynamics, plot_fingerprint, plot_pid
+from interactions.report.figures import (
+    FIGURE_PREFIXES,
+    plot_cost,
+    plot_dynamics,
+    plot_fingerprint,
+    plot_pid,
+    save_figure,
+)
 from interactions.report.files import atomic_write, check_reports_dir, reports_dir
 from interactions.report.html import page, run_rows, score_rows
 from interactions.report.markdown import load_validation, summary_markdown
@@ -112,7 +119,7 @@ def _draw_reports(
             continue
         for suffix in (".png", ".pdf"):
             paths[f"{name}{suffix}"] = out / f"{name}{suffix}"
-            atomic_write(paths[f"{name}{suffix}"], lambda p, fig=fig: fig.savefig(p, dpi=100))
+            atomic_write(paths[f"{name}{suffix}"], lambda p, fig=fig: save_figure(fig, p))
         plt.close(fig)
     drawn = {name: (paths[f"{name}.png"], paths[f"{name}.pdf"]) for name in figures if f"{name}.png" in paths}
     text = page(score_rows(export), run_rows(current), drawn)

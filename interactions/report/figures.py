@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -22,6 +24,13 @@ _ATOM_COLOURS = dict(zip(ATOMS, ("tab:blue", "tab:orange", "tab:green", "tab:red
 _TASK_LABELS = {"redundancy": "R", "unique1": "U1", "unique2": "U2", "unique3": "U3", "synergy": "S"}
 # Every figure the report draws starts with one of these; a regeneration removes any other such file.
 FIGURE_PREFIXES = ("fingerprint", "dynamics", "pid", "cost", "accuracy")
+
+
+def save_figure(fig: Figure, path: Path) -> None:
+    """PNG or PDF by the suffix; a PDF without its creation date, so that redrawing the same figure writes the
+    same bytes (the committed reports do not change when what they show did not)."""
+    metadata = {"CreationDate": None} if Path(path).suffix == ".pdf" else None
+    fig.savefig(path, dpi=100, metadata=metadata)
 
 
 def _error(summary: SeedSummary | None) -> tuple[float, float]:

@@ -266,7 +266,7 @@ _VERDICT = re.compile(r"^- (.*?): (holds|does not hold|not measured)")
 _MIN_CURVE_CHECKPOINTS = 4  # a learning curve needs a few points; quick's 0 / 10 epochs are in the tables
 
 
-VALIDATION = Path(__file__).resolve().parent.parent / "reports" / "estimators.json"
+VALIDATION = Path(__file__).resolve().parents[2] / "reports" / "estimators.json"
 
 
 def load_validation(path: Path = VALIDATION) -> dict | None:
