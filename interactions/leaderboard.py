@@ -119,13 +119,11 @@ def _seeds(estimator: PIDEstimator, n_samples: int) -> tuple[int, ...]:
 
 def board_cases(estimators: Sequence[str]) -> list[BoardCase]:
     """Every distinct (estimator, data, seed), the largest N first (the longest calls start first)."""
-    first: dict[tuple[str, int], Setting] = {}
-    for setting in board_settings():
-        first.setdefault(setting.data, setting)
+    settings = {setting.name: setting for setting in board_settings()}
     cases = [
         BoardCase(name, setting.name, setting.n_samples, seed)
         for name in estimators
-        for setting in first.values()
+        for setting in (settings[first] for first in same_data())
         if setting.n_samples <= (pid_estimator(name).max_samples or setting.n_samples)
         for seed in _seeds(pid_estimator(name), setting.n_samples)
     ]
@@ -152,6 +150,7 @@ def estimate_case(case: BoardCase) -> list[dict]:
     seconds = time.perf_counter() - started
     truth = generator.observed_atoms()
     intervals = result.intervals or {}
+    code = estimator_fingerprint(case.estimator)
     return [
         {
             **asdict(case),
@@ -161,7 +160,7 @@ def estimate_case(case: BoardCase) -> list[dict]:
             "low": intervals.get(atom, (np.nan, np.nan))[0],
             "high": intervals.get(atom, (np.nan, np.nan))[1],
             "seconds": seconds,
-            "code": estimator_fingerprint(case.estimator),
+            "code": code,
         }
         for atom, value in result.atoms.items()
     ]
@@ -233,13 +232,10 @@ def _setting_rows(rows: pd.DataFrame) -> pd.DataFrame:
     value, error and coverage."""
     if rows.empty:
         return rows.assign(sweep=[], value=[], error=[], covered=[])
-    settings = board_settings()
-    first = {}
-    for setting in settings:
-        first.setdefault(setting.data, setting.name)
+    first = {name: key for key, names in same_data().items() for name in (key, *names)}
     parts = [
-        rows[rows["setting"] == first[s.data]].assign(setting=s.name, sweep=s.sweep, value=s.value)
-        for s in settings
+        rows[rows["setting"] == first[s.name]].assign(setting=s.name, sweep=s.sweep, value=s.value)
+        for s in board_settings()
     ]
     table = pd.concat(parts, ignore_index=True)
     table["error"] = table["estimate"] - table["truth"]

@@ -58,8 +58,9 @@ def write_reports(store: ResultsStore, out_dir: str | Path) -> dict[str, Path]:
     no longer in the store) is removed. A store with no finished run at this scoring version is an error.
 
     The files are redrawn only when what they show changed: `out_dir/.report.json` records a digest of the
-    inputs (scores, runs, estimator validation, code fingerprint, this module's source, matplotlib's
-    version) and the files written from them; when the digest matches and every file is there, they stay."""
+    inputs (scores, runs, estimator validation, code fingerprint, this package's source and assets,
+    matplotlib's version) and the files written from them; when the digest matches and every file is there,
+    they stay."""
     out = Path(out_dir)
     scores = tidy_scores(store)
     if scores.empty:
