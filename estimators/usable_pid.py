@@ -47,7 +47,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from estimators.discretize import discretization_loss_bits, kl_kmeans_codes
 from estimators.information import joint_table, miller_madow_mutual_information_bits
-from estimators.probes import PROBES, LinearProbe, Probe
+from estimators.probes import PROBES, LinearProbe, Probe, make_probe
 from estimators.representation_pid import RepresentationPID, atom_estimates, solve_resampled
 from estimators.threads import one_thread
 from estimators.validation import check_choice, check_codes, check_confidence, check_int
@@ -95,6 +95,7 @@ def usable_pid(
     `joint_readout`: a readout of the same family already fitted on `train`'s joint features and labels
     (the grid passes its probe of the joint task, so it is not fitted twice); None fits one.
     `discretization_loss_bits` of the result is the most a unimodal readout's codes lose of its information.
+    `device`: where the linear readouts are fitted and the tables solved.
     """
     readout = check_choice("readout", readout, READOUTS)
     n_bootstrap = check_int("n_bootstrap", n_bootstrap, 2)
@@ -109,7 +110,7 @@ def usable_pid(
         raise ValueError(f"test must hold at least 2 rows, got {len(y_test)}")
 
     def fitted(features: np.ndarray) -> Probe:
-        return PROBES[readout](seed=seed).fit(features, y_train)
+        return make_probe(readout, seed=seed, device=device).fit(features, y_train)
 
     readouts = [fitted(train.z1), fitted(train.z2)]
     joint = joint_readout if joint_readout is not None else fitted(train.joint_features())
@@ -133,8 +134,8 @@ def usable_pid(
     # cross-fitted readout below read an XOR from a flat posterior's curvature).
     log_posteriors = [np.log(np.maximum(p, _PROB_FLOOR)) for p in probabilities]
     log_posteriors = [lp - lp.mean(axis=1, keepdims=True) for lp in log_posteriors]
-    late = _cross_fitted_bits(np.concatenate(log_posteriors[:2], axis=1), y, seed)
-    fused = _cross_fitted_bits(log_posteriors[2], y, seed)
+    late = _cross_fitted_bits(np.concatenate(log_posteriors[:2], axis=1), y, seed, device)
+    fused = _cross_fitted_bits(log_posteriors[2], y, seed, device)
     n, k_labels = len(y), len(present)
     rng = np.random.default_rng(seed)
     rows = [rng.integers(n, size=n) for _ in range(n_bootstrap)]
@@ -155,14 +156,14 @@ def usable_pid(
     )
 
 
-def _cross_fitted_bits(features: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
+def _cross_fitted_bits(features: np.ndarray, y: np.ndarray, seed: int, device: str) -> np.ndarray:
     """Per row, log2 q(y | features) / prior(y) of a linear readout fitted on the other half of the rows
     (two stratified folds): the mean is the readout's held-out usable information."""
     bits = np.empty(len(y))
     folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed)
     for fit, held_out in folds.split(features, y):
         bits[held_out] = (
-            LinearProbe(Cs=_RECALIBRATION_CS, seed=seed)
+            LinearProbe(Cs=_RECALIBRATION_CS, seed=seed, device=device)
             .fit(features[fit], y[fit])
             .log2_ratio(features[held_out], y[held_out])
         )

@@ -2,9 +2,9 @@
 
 Each setting is a factor generator; its samples are passed to `representation_pid` exactly as the grid
 passes representations (modality 1 against the other modalities, the `all` label), and every atom is
-compared with `FactorGenerator.observed_atoms()`. Results are cached in a JSON file under the code
-fingerprint of `generators/` and `estimators/`, so a rerun recomputes only when the estimator or the
-generators change.
+compared with `FactorGenerator.observed_atoms()`. Results are cached in a JSON file under the fingerprint
+of the generators and of the validated estimator's modules (`validation_fingerprint`), so a rerun recomputes
+only when that estimator or the generators change.
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ from estimators.usable_pid import Representations, usable_pid
 from generators import bimodal, generator_preset
 from generators.factors import FactorGenerator
 from interactions.executor import Executor, SerialExecutor, WorkerLost
-from interactions.fingerprint import code_fingerprint
+from interactions.fingerprint import source_fingerprint
 from interactions.report import atomic_write
 
-_PACKAGES = ("generators", "estimators")
+# The estimator each validation's rows depend on, besides the generators (`validation_fingerprint`).
+_VALIDATED_MODULES = {
+    "validate_case": "estimators.representation_pid",
+    "validate_usable_case": "estimators.usable_pid",
+}
 
 
 def _preset(name: str) -> Callable[[], FactorGenerator]:
@@ -171,6 +175,12 @@ def _estimate_rows(
     ]
 
 
+def validation_fingerprint(validate: Callable[..., list[dict]]) -> str:
+    """The code a validation's rows depend on: the generators and the validated estimator's modules (with
+    what they import), so that editing another estimator leaves its cache current."""
+    return source_fingerprint(("generators", _VALIDATED_MODULES[validate.__name__]))
+
+
 def run_validation(
     cases: Sequence[ValidationCase | UsableCase],
     cache: Path,
@@ -181,7 +191,7 @@ def run_validation(
     where it holds them under this code, computed (and cached, atomically) otherwise. A case whose worker
     died is left out of the cache (retried next time) and listed with its reason in the table's
     `attrs["failed"]`; the others go on."""
-    fingerprint = code_fingerprint(_PACKAGES)
+    fingerprint = validation_fingerprint(validate)
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     rows = stored.get("rows", []) if stored.get("code") == fingerprint else []
     key_fields = [f.name for f in fields(cases[0])] if cases else []
@@ -227,7 +237,7 @@ def validation_markdown(table: pd.DataFrame, reference_size: int = 6000) -> str:
         "modalities, `all` label; seed 0 unless the table says otherwise. The 95% interval is the",
         "bootstrap's normal interval widened on both sides by the estimated discretisation loss (`loss`: the",
         "most information about the label a probe sees in Z1, Z2 or the pair that the codes do not keep).",
-        f"Code fingerprint (generators + estimators) `{code_fingerprint(_PACKAGES)}`.",
+        f"Code fingerprint (generators + the estimator's modules) `{validation_fingerprint(validate_case)}`.",
         "",
         f"## Estimate vs truth at N = {reference_size:,}",
         "",

@@ -12,11 +12,13 @@ editing the grid's driver, the CLI or the report leaves stored runs current.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import inspect
 import json
 import sys
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -49,17 +51,81 @@ def code_fingerprint(packages: tuple[str, ...] = ("generators", "estimators", "i
     source of `packages` except the modules in `NOT_SCORING`, and the versions of torch, numpy, scipy and
     scikit-learn. `packages` narrows it to what a result depends on (e.g. the estimator validation: no
     harness)."""
-    import scipy
-    import sklearn
-
     digest = hashlib.sha256()
     for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
             relative = path.relative_to(ROOT).as_posix()
             if relative not in NOT_SCORING and not relative.startswith(NOT_SCORING_FOLDERS):
                 digest.update(relative.encode() + b"\0" + path.read_bytes())
-    for module in (torch, np, scipy, sklearn):
-        digest.update(f"{module.__name__}={module.__version__}".encode())
+    digest.update(_versions())
+    return digest.hexdigest()[:16]
+
+
+def _versions() -> bytes:
+    import scipy
+    import sklearn
+
+    return "".join(f"{m.__name__}={m.__version__}" for m in (torch, np, scipy, sklearn)).encode()
+
+
+PROJECT_PACKAGES = ("generators", "estimators", "interactions")
+
+
+def _project_file(module: str) -> Path | None:
+    """The source file of a module of this project (a package's `__init__.py`), None for any other."""
+    if module.split(".")[0] not in PROJECT_PACKAGES:
+        return None
+    base = ROOT.joinpath(*module.split("."))
+    for file in (base.with_suffix(".py"), base / "__init__.py"):
+        if file.is_file():
+            return file
+    return None
+
+
+def _imported_modules(file: Path, module: str) -> set[str]:
+    """Modules named by a file's import statements (function-level ones included), relative ones resolved;
+    `from package import name` counts `package.name` too, in case it is a module."""
+    package = module if file.name == "__init__.py" else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(file.read_bytes())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parent + ([base] if base else []))
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def module_closure(modules: Iterable[str], exclude: Iterable[str] = ()) -> list[Path]:
+    """The source files of `modules` and of every module of this project they import, directly or through
+    others (read from their import statements), except the modules in `exclude` (and what only they import).
+    A package named here (`"generators"`) brings the modules its `__init__` imports."""
+    files: set[Path] = set()
+    seen: set[str] = set(exclude)
+    pending = list(modules)
+    while pending:
+        name = pending.pop()
+        file = _project_file(name)
+        if file is None or name in seen:
+            continue
+        seen.add(name)
+        files.add(file)
+        pending += _imported_modules(file, name)
+    return sorted(files)
+
+
+@cache
+def source_fingerprint(modules: tuple[str, ...], exclude: tuple[str, ...] = ()) -> str:
+    """A hash of the files of `module_closure(modules, exclude)` and of the versions of torch, numpy, scipy
+    and scikit-learn: what a result computed by those modules depends on, and nothing else."""
+    digest = hashlib.sha256()
+    for file in module_closure(modules, exclude):
+        digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0" + file.read_bytes())
+    digest.update(_versions())
     return digest.hexdigest()[:16]
 
 

@@ -16,6 +16,7 @@ import hashlib
 import json
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -220,6 +221,12 @@ def partial_dir(store: ResultsStore) -> Path:
     return store.path.parent / f"{store.path.stem}.partial"
 
 
+def cache_dir(store: ResultsStore) -> Path:
+    """The `ScoreCache` of a store's grid: `<store stem>.cache/` beside it, removed when a grid has
+    recorded all its runs."""
+    return store.path.parent / f"{store.path.stem}.cache"
+
+
 def scale_sizes(preset: Preset) -> list[dict]:
     """The sizes a preset trains and scores its runs at, as runs store them (`config()["scoring"]`, less
     the scoring version): its vector scale, then its image scale if it has one."""
@@ -415,8 +422,9 @@ def run_grid(
     if force:
         for key in todo:
             (states / f"{key}.pt").unlink(missing_ok=True)
+    cache = cache_dir(store)
     runs = [
-        (replace(spec, partial=str(states / f"{key}.pt")), key, config)
+        (replace(spec, partial=str(states / f"{key}.pt"), cache=str(cache)), key, config)
         for key, (spec, config) in todo.items()
     ]
     cuda = any(spec.device.startswith("cuda") for spec, _, _ in runs)
@@ -475,6 +483,8 @@ def run_grid(
                 "checkpoint next time")  # fmt: skip
     finally:
         bar.close()
+    if counts["trained"] + counts["failed"] == len(runs):
+        shutil.rmtree(cache, ignore_errors=True)
     return counts
 
 

@@ -8,13 +8,12 @@ the observation dimension 32-512 and the noise. Seeds: every estimator on seeds 
 intervals also on seeds 5-19 at N >= 6,000, for its coverage over 20 seeds. One case is (estimator,
 generator configuration, N, seed): settings that are the same data (the sweeps' defaults are `bimodal()`)
 share their cases. Rows are cached in `reports/estimators/leaderboard.json` with the fingerprint of the code
-they came from (the generators, the estimators and the estimator's own module), so a rerun computes only what
-is missing, or what another code computed when asked to (`stale="recompute"`).
+they came from (the generators, the estimator's own module and the modules it imports), so a rerun computes
+only what is missing, or what another code computed when asked to (`stale="recompute"`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import time
@@ -43,7 +42,7 @@ from interactions.estimator_validation import (
     validation_markdown,
 )
 from interactions.executor import Executor, SerialExecutor, WorkerLost
-from interactions.fingerprint import code_fingerprint
+from interactions.fingerprint import source_fingerprint
 from interactions.grid import STALE_POLICIES
 from interactions.report import atomic_write
 
@@ -131,11 +130,18 @@ def board_cases(estimators: Sequence[str]) -> list[BoardCase]:
 
 
 def estimator_fingerprint(name: str) -> str:
-    """The code an estimator's rows depend on: the generators, the estimators and its own module."""
+    """The code an estimator's rows depend on: the generators, the module of its `estimate` and the modules
+    of this project those import (`interactions.fingerprint.source_fingerprint`), the other estimators'
+    own modules left out (the registry, whose types every estimator uses, imports them all to register
+    them), so that an edit to code the estimator never runs leaves its rows current."""
+    own = _estimate_module(name)
+    others = {_estimate_module(e) for e in available_estimators()} - {own, PIDEstimator.__module__}
+    return source_fingerprint(("generators", own), tuple(sorted(others)))
+
+
+def _estimate_module(name: str) -> str:
     module = inspect.getmodule(pid_estimator(name).estimate)
-    source = Path(inspect.getsourcefile(module)).read_bytes() if module else b""
-    digest = hashlib.sha256(code_fingerprint(("generators", "estimators")).encode() + source)
-    return digest.hexdigest()[:16]
+    return module.__name__ if module else ""
 
 
 def estimate_case(case: BoardCase) -> list[dict]:

@@ -6,18 +6,23 @@ storing and reporting runs is elsewhere, so that editing those never marks store
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from estimators.probes import PROBES, Probe
+from estimators.probes import Probe, make_probe
 from estimators.representation_pid import RepresentationPID, representation_pid
 from estimators.usable_pid import Representations, usable_pid
 from generators import generator_preset
 from generators.registry import Generator, with_knobs
 from interactions.augment import LIGHT_CROP, ImageAugment
+from interactions.device import resolve_device
 from interactions.extract import extract
 from interactions.fingerprint import run_fingerprint
 from interactions.models import ModelConfig
@@ -79,6 +84,7 @@ class RunSpec:
     preset: Preset
     device: str = "auto"
     partial: str | None = None  # where the run keeps its training state between checkpoints (not in the key)
+    cache: str | None = None  # a `ScoreCache` folder shared by the runs of a grid (not in the key)
     # knob settings of an interaction map: generator knobs (`("noise", 0.6)`) and objective knobs
     # (`("cross_self.cross_weight", 0.5)`); they enter the key through the generator's and objective's config
     vary: tuple[tuple[str, object], ...] = ()
@@ -159,15 +165,69 @@ class RunSpec:
         }
 
 
+class ScoreCache:
+    """Scores of identical inputs computed once: a folder of score rows keyed by a digest of everything they
+    depend on (the features and labels scored, the scoring sizes and seed, and the run fingerprint), written
+    atomically and shared by the processes of a grid. A trained arm's epoch-0 checkpoint scores the
+    untrained network that the random arm of its architecture scores at the end (same seed, same
+    initialisation, the same features bit for bit): with the cache that is computed once per generator and
+    seed, not once per arm. `folder=None` caches nothing."""
+
+    def __init__(self, folder: str | Path | None, salt: object = None) -> None:
+        self.folder = None if folder is None else Path(folder)
+        self.salt = json.dumps(salt, sort_keys=True, default=str).encode()
+
+    def rows(self, parts: Sequence[object], compute: Callable[[], list[tuple]]) -> list[tuple]:
+        """The rows `compute()` gives for these `parts` (arrays or JSON-able values): read if stored."""
+        if self.folder is None:
+            return compute()
+        digest = hashlib.sha256(self.salt)
+        for part in parts:
+            if isinstance(part, np.ndarray):
+                digest.update(f"{part.dtype}{part.shape}".encode())
+                digest.update(np.ascontiguousarray(part).tobytes())
+            else:
+                digest.update(json.dumps(part, sort_keys=True).encode())
+        file = self.folder / f"{digest.hexdigest()}.json"
+        if file.is_file():
+            return [tuple(row) for row in json.loads(file.read_text())]
+        rows = compute()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=file.name + ".")
+        with os.fdopen(fd, "w") as f:
+            json.dump(rows, f)
+        os.replace(tmp, file)
+        return rows
+
+
 def _probe_rows(
-    kind: str, train_z: np.ndarray, test_z: np.ndarray, train, test, tasks, epoch, seed
+    kind: str,
+    train_z: np.ndarray,
+    test_z: np.ndarray,
+    train,
+    test,
+    tasks,
+    epoch,
+    seed: int,
+    device: str,
+    cache: ScoreCache,
+    keep: str | None = None,
 ) -> tuple[list, dict[str, Probe]]:
-    """Score rows of a `kind` probe per task, and the fitted probes by task."""
+    """Score rows of a `kind` probe per task (from the cache where another run scored the same features),
+    and the probe of task `keep`, which is always fitted here."""
     rows, probes = [], {}
     for task in tasks:
-        probes[task] = PROBES[kind](seed=seed).fit(train_z, train.labels[task])
-        score = probes[task].score(test_z, test.labels[task])
-        rows += [(task, kind, metric, epoch, value) for metric, value in score.as_dict().items()]
+
+        def scored(task: str = task) -> list[tuple]:
+            probe = make_probe(kind, seed=seed, device=device).fit(train_z, train.labels[task])
+            if task == keep:
+                probes[task] = probe
+            score = probe.score(test_z, test.labels[task])
+            return [(task, kind, metric, None, value) for metric, value in score.as_dict().items()]
+
+        parts = ("probe", kind, task, seed, train_z, test_z, train.labels[task], test.labels[task])
+        task_rows = scored() if task == keep else cache.rows(parts, scored)
+        rows += [(*row[:3], epoch, row[4]) for row in task_rows]
     return rows, probes
 
 
@@ -185,15 +245,19 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     rows: list[tuple] = []
     seed = spec.seed
     info_tasks = [t for t in tasks if t != "all"]
+    device = str(resolve_device(spec.device))
+    cache = ScoreCache(spec.cache, salt=run_fingerprint(spec))
 
     def checkpoint(epoch: int, obj) -> None:
         """Learning dynamics: linear probes of the information types, and the PID, at a few epochs. The last
         epoch's are the final scores, copied below rather than computed twice."""
         if epoch in p.checkpoints and epoch != p.epochs:
             z_train, z_test = extract(obj, probe_train)[0], extract(obj, probe_test)[0]
-            linear = _probe_rows("linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, seed)
+            linear = _probe_rows(
+                "linear", z_train, z_test, probe_train, probe_test, info_tasks, epoch, seed, device, cache
+            )
             rows.extend(linear[0])
-            rows.extend(_pid_rows(spec, gen, obj, epoch))
+            rows.extend(_pid_rows(spec, gen, obj, epoch, cache))
 
     resume, state = None, None
     if spec.partial is not None and objective.trainable:
@@ -216,14 +280,16 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     (z_train, per_train), z_test = extract(objective, probe_train), extract(objective, probe_test)[0]
     final: list[tuple] = []
     for kind in ("linear", "mlp") if p.mlp_probe else ("linear",):
-        kind_rows, probes = _probe_rows(kind, z_train, z_test, probe_train, probe_test, tasks, None, seed)
+        kind_rows, probes = _probe_rows(
+            kind, z_train, z_test, probe_train, probe_test, tasks, None, seed, device, cache, gen.joint_task
+        )
         final += kind_rows
         if kind == "linear":
             joint_readout = probes[gen.joint_task]
     readout_train = Representations(
         per_train[0], np.concatenate(per_train[1:], axis=1), probe_train.labels[gen.joint_task], joint=z_train
     )
-    final += _pid_rows(spec, gen, objective, None, (readout_train, joint_readout))
+    final += _pid_rows(spec, gen, objective, None, cache, (readout_train, joint_readout))
     if objective.trainable and p.epochs in p.checkpoints:
         last = [r for r in final if r[1] == "pid" or (r[1] == "linear" and r[0] in info_tasks)]
         rows += [(task, probe, metric, p.epochs, value) for task, probe, metric, _, value in last]
@@ -235,6 +301,7 @@ def _pid_rows(
     gen: Generator,
     objective,
     epoch: int | None,
+    cache: ScoreCache,
     usable: tuple[Representations, Probe] | None = None,
 ) -> list[tuple]:
     """Bias-corrected PID of (modality-1 representation, the other modalities' representations; the
@@ -246,20 +313,26 @@ def _pid_rows(
     joint, per_modality = extract(objective, sample)
     rest = np.concatenate(per_modality[1:], axis=1)
     labels = sample.labels[gen.joint_task]
-    presence = representation_pid(
-        per_modality[0],
-        rest,
-        labels,
-        n_permutations=p.n_permutations,
-        n_bootstrap=p.n_bootstrap,
-        seed=spec.seed,
-    )
-    rows = _atom_rows(gen.joint_task, "pid", presence, epoch)
+    device = str(resolve_device(spec.device))
+
+    def presence() -> list[tuple]:
+        result = representation_pid(
+            per_modality[0],
+            rest,
+            labels,
+            n_permutations=p.n_permutations,
+            n_bootstrap=p.n_bootstrap,
+            seed=spec.seed,
+        )
+        return _atom_rows(gen.joint_task, "pid", result, None)
+
+    parts = ("pid", p.n_permutations, p.n_bootstrap, spec.seed, per_modality[0], rest, labels)
+    rows = [(*row[:3], epoch, row[4]) for row in cache.rows(parts, presence)]
     if usable is not None:
         train, joint_readout = usable
         test = Representations(per_modality[0], rest, labels, joint=joint)
         result = usable_pid(
-            train, test, joint_readout=joint_readout, n_bootstrap=p.n_bootstrap, seed=spec.seed
+            train, test, joint_readout=joint_readout, n_bootstrap=p.n_bootstrap, seed=spec.seed, device=device
         )
         rows += _atom_rows(gen.joint_task, "usable_pid", result, epoch)
     return rows

@@ -584,3 +584,26 @@ def test_run_keys_with_and_without_knob_settings() -> None:
     assert run_id(weighted.config()) not in (key, run_id(varied.config()))
     (comm,) = grid("quick", ["biased_synergy"], ["comm"], [0])  # another objective's knob does not touch it
     assert replace(comm, vary=weighted.vary).config() == comm.config()
+
+
+def test_epoch_zero_scores_are_computed_once_per_architecture(tmp_path: Path) -> None:
+    """A trained arm's epoch-0 checkpoint scores the untrained network its random arm scores at the end: with
+    a grid's `ScoreCache` the second of them reads what the first computed, and every row equals the rows
+    computed without the cache."""
+    from interactions.scoring import run_one
+
+    specs = grid(TINY, objectives=["random_fused", "comm", "supervised"], device="cpu")
+    cache = tmp_path / "cache"
+    uncached = {spec.arm: run_one(spec)[0] for spec in specs}
+    cached = {spec.arm: run_one(replace(spec, cache=str(cache)))[0] for spec in specs}
+    assert cached == uncached
+    entries = len(list(cache.glob("*.json")))
+    final = [r for r in uncached["random_fused"] if r[3] is None and r[1] in ("linear", "pid")]
+    random_final = {r[:3]: r[4] for r in final}
+    for arm in ("comm", "supervised"):
+        epoch0 = {r[:3]: r[4] for r in uncached[arm] if r[3] == 0}
+        assert epoch0 and all(random_final[key] == value for key, value in epoch0.items())
+    # The random arm stored its linear rows of the info tasks and its PID; the trained arms added their
+    # trained checkpoints' scores only, and a second pass computes nothing new.
+    run_one(replace(specs[1], cache=str(cache)))
+    assert len(list(cache.glob("*.json"))) == entries

@@ -65,7 +65,7 @@ def test_hyperparameters_are_chosen_on_a_validation_split_of_the_training_data()
     assert len(probe.validation_bits_) == 2
     # The strongly regularised candidate predicts almost the prior: it must lose on validation data.
     assert probe.validation_bits_[1] < probe.validation_bits_[0]
-    assert probe.model_[-1].C == 1.0
+    assert probe.C_ == 1.0
     again = LinearProbe(Cs=(1e-4, 1.0)).fit(x, y)
     assert np.array_equal(probe.predict_proba(x), again.predict_proba(x))
 

@@ -426,3 +426,43 @@ def test_a_sigterm_that_ray_turns_into_ctrl_c_still_exits_143(monkeypatch, capsy
     assert capsys.readouterr().err.startswith("terminated (SIGTERM)")
     monkeypatch.setattr(cli, "_command", lambda args, parser: (_ for _ in ()).throw(KeyboardInterrupt))
     assert cli.main(["report"]) == 130  # a Ctrl-C after a SIGTERM run is a Ctrl-C again
+
+
+def test_an_estimator_s_rows_go_stale_only_when_code_it_runs_changes(tmp_path: Path, monkeypatch) -> None:
+    """The leaderboard's and the validation's caches are fingerprinted by the modules each estimator imports
+    (`source_fingerprint`): editing the probes (which no presence PID imports) or another estimator leaves
+    them current; editing the solver or the generators makes them stale."""
+    import shutil
+
+    import interactions.fingerprint as fingerprint
+    from interactions.estimator_validation import validate_case, validate_usable_case, validation_fingerprint
+    from interactions.leaderboard import estimator_fingerprint
+
+    for package in ("generators", "estimators", "interactions"):
+        shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(fingerprint, "ROOT", tmp_path)
+
+    def fingerprints() -> dict[str, str]:
+        fingerprint.source_fingerprint.cache_clear()
+        return {
+            **{name: estimator_fingerprint(name) for name in ("representation_pid", "batch", "knn_imin")},
+            "presence": validation_fingerprint(validate_case),
+            "usable": validation_fingerprint(validate_usable_case),
+        }
+
+    def edit(file: str) -> set[str]:
+        before = fingerprints()
+        with (tmp_path / file).open("a") as handle:
+            handle.write("\n# an edit\n")
+        after = fingerprints()
+        return {name for name in before if before[name] != after[name]}
+
+    try:
+        assert edit("estimators/probes.py") == {"usable"}
+        assert edit("estimators/peers/batch.py") == {"batch"}
+        assert edit("interactions/scoring.py") == set()
+        everything = {"representation_pid", "batch", "knn_imin", "presence", "usable"}
+        assert edit("estimators/pid.py") == everything
+        assert edit("generators/factors.py") == everything
+    finally:
+        fingerprint.source_fingerprint.cache_clear()
