@@ -1,4 +1,4 @@
-"""Command line: `interactions run | grid | sweep | maps | estimators | profile | report`."""
+"""Command line: `interactions run | grid | sweep | maps | estimators | ceilings | profile | report`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 
 from estimators.representation_pid import ATOMS
 from generators import available_generators
+from interactions.ceilings import ceiling_cases, run_ceilings, write_ceilings
 from interactions.device import resolve_device
 from interactions.executor import BACKENDS, make_executor
 from interactions.grid import ARMS, STALE_POLICIES, grid, parse_duration, parse_seeds, run_grid
@@ -167,6 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     boards.add_argument("--ray-address", default=None)
     boards.add_argument("--stale", default="keep", choices=STALE_POLICIES,
                         help="cached calls of other code: keep them (default) or recompute")  # fmt: skip
+    ceilings = commands.add_parser(
+        "ceilings",
+        help="Trifeature ceilings: the long preset's network trained on each label at 32 and 64 px "
+        "(reports/long/ceilings.md), computing what its cache lacks",
+        **sub,
+    )
+    ceilings.add_argument("--reports", type=Path, default=Path("reports/long"), help="default: reports/long")
+    ceilings.add_argument("--workers", type=_positive_int, default=None,
+                          help="local worker processes (default: every usable core)")  # fmt: skip
     profile = commands.add_parser(
         "profile", help="time each stage of one run per arm and generator (reports/profile.md)", **sub
     )
@@ -205,6 +215,11 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         for failure in board.attrs["failed"]:
             print(f"failed: {failure}", file=sys.stderr)
         return 1 if board.attrs["failed"] else 0
+    if args.command == "ceilings":
+        reports = check_reports_dir(args.reports)
+        table = run_ceilings(ceiling_cases(), reports / "ceilings.json", make_executor("local", args.workers))
+        print(f"ceilings: {write_ceilings(table, reports / 'results.sqlite', reports / 'ceilings.md')}")
+        return 0
     if args.command == "profile":
         generators = args.generators or default_generators()
         specs = grid(args.preset, generators, args.objectives, [0], "cpu")  # validates the selection

@@ -30,14 +30,15 @@ if TYPE_CHECKING:
     from interactions.scoring import RunSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-# Modules that cannot change a run's scores: scheduling, storing, reporting, this module, the estimator
-# validation, the estimator leaderboard and the PID estimator registry, and the presets (whose sizes enter
+# Modules that cannot change a run's scores: scheduling, storing, reporting, this module, the studies beside
+# the grid (the estimator validation and leaderboard, the Trifeature ceilings: each caches its results under
+# its own `source_fingerprint`), the PID estimator registry, and the presets (whose sizes enter
 # every run's configuration, and so its key, anyway).
 NOT_SCORING = frozenset(
     f"interactions/{name}.py"
     for name in (
-        "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid", "leaderboard", "maps",
-        "presets", "profiling", "store",
+        "ceilings", "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid",
+        "leaderboard", "maps", "presets", "profiling", "store",
     )
 ) | {"estimators/registry.py"}  # fmt: skip
 # The reports (drawn from stored scores), and the estimators no grid run uses: the peers that the estimator

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CUDA_TESTS = [
     "tests/test_pid.py", "tests/test_train.py", "tests/test_objectives.py", "tests/test_bad_input.py",
+    "tests/test_probes.py",
     "-k", "cuda or device",
 ]  # fmt: skip
 

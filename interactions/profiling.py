@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -107,12 +108,15 @@ def profile_run(spec: RunSpec) -> dict[str, float]:
 def profile_table(
     preset: Preset, generators: Sequence[str], arms: Sequence[str], seed: int = 0
 ) -> list[dict]:
-    """One row per (generator, arm): seconds per stage and in total."""
-    return [
-        {"generator": g, "arm": a, **profile_run(RunSpec(g, a, seed, preset, "cpu"))}
-        for g in generators
-        for a in arms
-    ]
+    """One row per (generator, arm): seconds per stage and in total. The runs share a `ScoreCache`, in
+    this order, as a grid's runs do: an arm whose epoch-0 network another arm already scored reads those
+    scores."""
+    with tempfile.TemporaryDirectory() as cache:
+        return [
+            {"generator": g, "arm": a, **profile_run(RunSpec(g, a, seed, preset, "cpu", cache=cache))}
+            for g in generators
+            for a in arms
+        ]
 
 
 def profile_markdown(rows: list[dict], preset: str, machine: str) -> str:
@@ -122,6 +126,8 @@ def profile_markdown(rows: list[dict], preset: str, machine: str) -> str:
         "",
         f"One run per arm and generator (seed 0), in one process on one thread as a grid worker runs it, on "
         f"{machine}; seconds per stage, each excluding the timed stages it calls (`interactions.profiling`). "
+        "The runs share a score cache in this order, as a grid's do: an arm's epoch-0 scores are read where "
+        "an arm of the same architecture computed them. "
         f"Regenerate: `interactions profile --preset {preset} --generators "
         f"{','.join(dict.fromkeys(r['generator'] for r in rows))}`.",
         "",
