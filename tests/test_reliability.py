@@ -323,7 +323,10 @@ def test_sigterm_ends_a_grid_like_ctrl_c(tmp_path: Path, backend: str) -> None:
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 143, err[-3000:]
-    assert err.strip().splitlines()[-1].startswith("terminated (SIGTERM): finished runs are in the store")
+    # A worker killed mid-run can leave a named semaphore that multiprocessing's resource tracker removes,
+    # with a warning of its own, after the CLI has exited: the CLI's last line is ours.
+    ours = [line for line in err.strip().splitlines() if "resource_tracker" not in line]
+    assert ours[-1].startswith("terminated (SIGTERM): finished runs are in the store")
     assert "Traceback" not in err and "Stack trace" not in err
     finished = ResultsStore(store).runs()
     assert 1 <= len(finished) < 5 and (finished["status"] == "done").all()
