@@ -1,8 +1,10 @@
 """The linear probe's speed on trained features: torch (preconditioned L-BFGS, this suite's probe) against
 scikit-learn's `LogisticRegression` probe (the suite's probe up to December 2026) timed in the same test, on
-the four Trifeature tasks of committed quick features (FactorCL at the end of a quick run, 2,000 x 256;
-`tests/data/quick_features.npz`), one thread each, as a grid worker fits them; and, on CUDA, the scoring of
-one paper-scale checkpoint."""
+two Trifeature tasks of committed quick features (FactorCL at the end of a quick run, 2,000 x 256;
+`tests/data/quick_features.npz`): a 10-class one (`unique1`, texture) and the 2-class `synergy`, one thread
+each, as a grid worker fits them; and, on CUDA, the scoring of one paper-scale checkpoint. The other two
+tasks are 10-class like `unique1` and cost the same (5.1-5.6 s with scikit-learn, 0.5 s here): leaving them
+out keeps a cached `pytest benchmarks/` near a minute."""
 
 from __future__ import annotations
 
@@ -29,13 +31,12 @@ def _fit_every_task(probe_class: type, tasks: dict[str, np.ndarray], x: np.ndarr
         return [probe_class().fit(x, y) for y in tasks.values()]
 
 
-def test_linear_probe_on_the_four_trifeature_tasks(benchmark) -> None:
-    """Both probes fit the four tasks (C chosen among six on a validation split, then refit). Torch must be
+def test_linear_probe_on_two_trifeature_tasks(benchmark) -> None:
+    """Both probes fit the two tasks (C chosen among six on a validation split, then refit). Torch must be
     at least twice as fast; scikit-learn's seconds and the speed-up are in `extra_info`."""
     with np.load(FEATURES) as data:
         x = data[f"{RUN}/ztr"].astype(np.float64)
-        tasks = {k.split("/ytr_")[1]: data[k] for k in data.files if k.startswith(f"{RUN}/ytr_")}
-    assert sorted(tasks) == ["redundancy", "synergy", "unique1", "unique2"]
+        tasks = {task: data[f"{RUN}/ytr_{task}"] for task in ("unique1", "synergy")}
     start = time.perf_counter()
     _fit_every_task(SklearnLinearProbe, tasks, x)
     sklearn_seconds = time.perf_counter() - start

@@ -3,7 +3,10 @@ generators: each takes the representations of modality 1 and of the other modali
 one row per sample) and the discrete labels, and returns the four BROJA atoms in bits, with a 95% interval
 per atom where the method has one.
 
-Built in: `representation_pid` (this suite's bias-corrected estimator) and the peers of `estimators.peers`.
+Built in: `representation_pid` (this suite's bias-corrected estimator, registered by `estimators.builtin`)
+and the peers of `estimators.peers`. This module imports no estimator's code at its top, so that what an
+estimator's leaderboard rows depend on (`interactions.leaderboard.estimator_fingerprint`) is its own code
+and these types, not another estimator's.
 A third-party estimator registers with `register_estimator(PIDEstimator(...))`, or is discovered through
 the entry-point group `interactions.estimators` (a module that registers its estimators when imported, or a
 `PIDEstimator` object). No grid run goes through this registry (the grid calls `representation_pid`), so
@@ -20,9 +23,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from estimators.representation_pid import ATOMS, representation_pid
-
 ENTRY_POINT_GROUP = "interactions.estimators"
+ATOMS = ("redundancy", "unique1", "unique2", "synergy")  # as `estimators.representation_pid.ATOMS`
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ def register_estimator(estimator: PIDEstimator) -> PIDEstimator:
 
 
 def _load_entry_points() -> None:
-    import estimators.peers  # noqa: F401  (the built-in peers register themselves)
+    # This suite's estimator, then the built-in peers, register themselves when imported.
+    import estimators.builtin
+    import estimators.peers  # noqa: F401
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         loaded = entry.load()  # importing the module runs its register_estimator calls
@@ -107,9 +111,15 @@ def _load_entry_points() -> None:
 
 
 def available_estimators() -> list[str]:
-    """Registered estimator names, the built-in ones first."""
+    """Registered estimator names: this suite's first, then the peers, then the others as registered."""
     _load_entry_points()
-    return list(_ESTIMATORS)
+    built_in = ("estimators.builtin", "estimators.peers.")
+
+    def rank(name: str) -> int:
+        module = _ESTIMATORS[name].estimate.__module__
+        return next((i for i, prefix in enumerate(built_in) if module.startswith(prefix)), len(built_in))
+
+    return sorted(_ESTIMATORS, key=rank)
 
 
 def pid_estimator(name: str) -> PIDEstimator:
@@ -118,24 +128,3 @@ def pid_estimator(name: str) -> PIDEstimator:
     if name not in _ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(map(repr, _ESTIMATORS))}, got {name!r}")
     return _ESTIMATORS[name]
-
-
-def _ours(z1: np.ndarray, z2: np.ndarray, labels: np.ndarray, seed: int = 0) -> PIDEstimate:
-    result = representation_pid(z1, z2, labels, seed=seed)
-    return PIDEstimate(
-        **{atom: estimate.corrected for atom, estimate in result.atoms.items()},
-        intervals={atom: (estimate.low, estimate.high) for atom, estimate in result.atoms.items()},
-    )
-
-
-register_estimator(
-    PIDEstimator(
-        "representation_pid",
-        _ours,
-        "this suite's estimator: codes of the label posteriors chosen by Miller-Madow corrected information, "
-        "exact BROJA, bootstrap bias correction and intervals widened by the discretisation loss",
-        "estimators.representation_pid (README: PID of data and representations)",
-        {"n_bootstrap": 20, "discretizer": "posterior"},
-        has_intervals=True,
-    )
-)

@@ -21,7 +21,7 @@ import inspect
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -108,21 +108,26 @@ def ceilings_fingerprint() -> str:
     return hashlib.sha256(source_fingerprint(_CASE_MODULES).encode() + source.encode()).hexdigest()[:16]
 
 
+def _case_key(row: dict) -> tuple:
+    """What identifies a case, in a cached row or in `asdict(case)`."""
+    return tuple(row[f.name] for f in fields(CeilingCase))
+
+
 def run_ceilings(cases: Sequence[CeilingCase], cache: Path, executor: Executor | None = None) -> pd.DataFrame:
     """Rows of every case: read from `cache` where this code computed them, else computed and cached."""
     code = ceilings_fingerprint()
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     rows = stored.get("rows", []) if stored.get("code") == code else []
-    done = {tuple(r[k] for k in asdict(cases[0])) for r in rows} if cases else set()
-    missing = [c for c in cases if tuple(asdict(c).values()) not in done]
+    done = {_case_key(r) for r in rows}
+    missing = [c for c in cases if _case_key(asdict(c)) not in done]
     for index, row in (executor or SerialExecutor()).map_unordered(ceiling_case, missing):
         if isinstance(row, WorkerLost):
             raise RuntimeError(f"ceiling case {missing[index]} failed: {row.reason}")
         rows.append(row)
         payload = json.dumps({"code": code, "rows": rows}, indent=1)
         atomic_write(cache, lambda p, text=payload: p.write_text(text))
-    wanted = {tuple(asdict(c).values()) for c in cases}
-    return pd.DataFrame([r for r in rows if tuple(r[k] for k in asdict(cases[0])) in wanted])
+    wanted = {_case_key(asdict(c)) for c in cases}
+    return pd.DataFrame([r for r in rows if _case_key(r) in wanted])
 
 
 def long_scores(store: Path) -> pd.DataFrame:

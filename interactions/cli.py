@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from estimators.representation_pid import ATOMS
+from estimators.threads import usable_cores
 from generators import available_generators
 from interactions.ceilings import ceiling_cases, run_ceilings, write_ceilings
 from interactions.device import resolve_device
@@ -21,7 +22,14 @@ from interactions.leaderboard import run_estimator_reports
 from interactions.maps import MAP_OBJECTIVES, MAPS, MAPS_DIR, SWEEPS_DIR, InteractionMap, parse_vary, run_maps
 from interactions.objectives import available_objectives
 from interactions.presets import PRESETS
-from interactions.profiling import default_generators, machine_name, profile_table, write_profile
+from interactions.profiling import (
+    default_generators,
+    machine_name,
+    profile_table,
+    training_table,
+    write_profile,
+    write_training,
+)
 from interactions.report import PID_PROBES, check_reports_dir, reports_dir, tidy_scores, write_reports
 from interactions.store import ResultsStore, run_id
 
@@ -184,7 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     profile.add_argument("--generators", type=_csv, default=None,
                          help="default: the first vector and the first image generator preset")  # fmt: skip
     profile.add_argument("--objectives", type=_csv, default=None, help="default: the preset's")
-    profile.add_argument("--out", type=Path, default=Path("reports/profile.md"))
+    profile.add_argument("--training-only", action="store_true",
+                         help="time training alone, every generator by default: the grid's floor "
+                              "(reports/training.md)")  # fmt: skip
+    profile.add_argument("--out", type=Path, default=None,
+                         help="default: reports/profile.md, or reports/training.md")  # fmt: skip
     report = commands.add_parser("report", help="regenerate the reports from the store, without training")
     report.add_argument("--preset", default="quick", choices=sorted(PRESETS))
     report.add_argument("--store", type=Path, default=None)
@@ -221,11 +233,18 @@ def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         print(f"ceilings: {write_ceilings(table, reports / 'results.sqlite', reports / 'ceilings.md')}")
         return 0
     if args.command == "profile":
-        generators = args.generators or default_generators()
+        generators = args.generators or (None if args.training_only else default_generators())
         specs = grid(args.preset, generators, args.objectives, [0], "cpu")  # validates the selection
+        generators = list(dict.fromkeys(s.generator for s in specs))
         arms = list(dict.fromkeys(s.arm for s in specs))
-        rows = profile_table(specs[0].preset, generators, arms)
-        print(f"profile: {write_profile(rows, args.preset, machine_name(), args.out)}")
+        preset = specs[0].preset
+        if args.training_only:
+            rows = training_table(preset, generators, arms)
+            out = args.out or Path("reports/training.md")
+            print(f"training: {write_training(rows, preset, machine_name(), usable_cores(), out)}")
+            return 0
+        rows, out = profile_table(preset, generators, arms), args.out or Path("reports/profile.md")
+        print(f"profile: {write_profile(rows, args.preset, machine_name(), out)}")
         return 0
     if args.command in ("sweep", "maps"):  # the maps preset's scale; the store is in the reports folder
         folder = args.reports

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from tqdm import tqdm
+
 from estimators.threads import usable_cores
 
 BACKENDS = ("local", "ray")
@@ -120,9 +122,13 @@ def guard_main() -> None:
 
 def _init_worker(modules: tuple[str, ...]) -> None:
     """A pool worker: Ctrl-C is the driver's to handle; it exits when the driver dies (kill -9 included);
-    it imports the modules that register plug-ins."""
+    it imports the modules that register plug-ins; its progress bars hold no lock shared between processes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    # Progress bars are the driver's. tqdm's default lock, taken even by a disabled bar, is a named semaphore
+    # shared between processes, which a worker stopped mid-run (a SIGTERM, the driver's death) leaves for
+    # multiprocessing's resource tracker to remove, with a warning after the CLI's last line.
+    tqdm.set_lock(threading.RLock())
     for module in modules:
         importlib.import_module(module)
 

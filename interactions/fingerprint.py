@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 # Modules that cannot change a run's scores: scheduling, storing, reporting, this module, the studies beside
 # the grid (the estimator validation and leaderboard, the Trifeature ceilings: each caches its results under
-# its own `source_fingerprint`), the PID estimator registry, and the presets (whose sizes enter
+# its own `source_fingerprint`), the PID estimator registry and its entry for this suite's estimator (a grid
+# run calls `representation_pid` itself), and the presets (whose sizes enter
 # every run's configuration, and so its key, anyway).
 NOT_SCORING = frozenset(
     f"interactions/{name}.py"
@@ -40,7 +41,7 @@ NOT_SCORING = frozenset(
         "ceilings", "cli", "estimator_validation", "executor", "fingerprint", "gpu_slot", "grid",
         "leaderboard", "maps", "presets", "profiling", "store",
     )
-) | {"estimators/registry.py"}  # fmt: skip
+) | {"estimators/registry.py", "estimators/builtin.py"}  # fmt: skip
 # The reports (drawn from stored scores), and the estimators no grid run uses: the peers that the estimator
 # leaderboard compares with `representation_pid`.
 NOT_SCORING_FOLDERS = ("interactions/report/", "estimators/peers/")

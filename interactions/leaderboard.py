@@ -132,8 +132,9 @@ def board_cases(estimators: Sequence[str]) -> list[BoardCase]:
 def estimator_fingerprint(name: str) -> str:
     """The code an estimator's rows depend on: the generators, the module of its `estimate` and the modules
     of this project those import (`interactions.fingerprint.source_fingerprint`), the other estimators'
-    own modules left out (the registry, whose types every estimator uses, imports them all to register
-    them), so that an edit to code the estimator never runs leaves its rows current."""
+    own modules left out (the registry, whose types every estimator uses, imports them all when it loads
+    the registered estimators), so that an edit to code the estimator never runs leaves its rows current:
+    the peers do not depend on this suite's estimator (`estimators.builtin`) nor on each other."""
     own = _estimate_module(name)
     others = {_estimate_module(e) for e in available_estimators()} - {own, PIDEstimator.__module__}
     return source_fingerprint(("generators", own), tuple(sorted(others)))

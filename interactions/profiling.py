@@ -119,6 +119,62 @@ def profile_table(
         ]
 
 
+def training_table(
+    preset: Preset, generators: Sequence[str], arms: Sequence[str], seed: int = 0
+) -> list[dict]:
+    """Seconds of training alone per (generator, trained arm): the data, objective and `train` call of
+    `run_one`, without its checkpoint scoring or anything after, on one thread as a grid worker trains. The
+    sum over a grid's runs, divided by its workers, is the least time any schedule of that grid can take."""
+    rows = []
+    with one_thread():
+        for g in generators:
+            for a in arms:
+                spec = RunSpec(g, a, seed, preset, "cpu")
+                generator, scale = spec.build_generator(), spec.scale
+                pretrain = generator.sample(scale.n_pretrain, seed=seed, split="pretrain")
+                dims = [x.shape[1] if x.ndim == 2 else tuple(x.shape[1:]) for x in pretrain.modalities]
+                name, options = spec.objective(generator)
+                objective = scoring.build_objective(name, dims, spec.model(), seed=seed, **options)
+                if objective.trainable:
+                    start = time.perf_counter()
+                    scoring.train(objective, pretrain, spec.train_config())
+                    rows.append({"generator": g, "arm": a, "training": time.perf_counter() - start})
+    return rows
+
+
+def training_markdown(rows: list[dict], preset: Preset, machine: str, workers: int) -> str:
+    """The training seconds per generator and arm, and the floor of a grid over the preset's seeds."""
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    generators = list(dict.fromkeys(r["generator"] for r in rows))
+    seconds = {(r["generator"], r["arm"]): r["training"] for r in rows}
+    total = sum(seconds.values())
+    floor = total * len(preset.seeds) / workers
+    lines = [
+        f"# Training alone: the floor of a `{preset.name}` grid",
+        "",
+        f"Seconds of training per run (seed 0, no scoring), on one thread as a grid worker trains, on "
+        f"{machine} (`interactions.profiling.training_table`). Regenerate: `interactions profile --preset "
+        f"{preset.name} --training-only --generators {','.join(generators)}`.",
+        "",
+        "| generator | " + " | ".join(arms) + " | all arms |",
+        "|---" * (len(arms) + 2) + "|",
+    ]
+    for g in generators:
+        cells = [f"{seconds[g, a]:.1f}" if (g, a) in seconds else "" for a in arms]
+        mine = sum(v for (generator, _), v in seconds.items() if generator == g)
+        lines.append(f"| {g} | " + " | ".join(cells) + f" | {mine:.1f} |")
+    per_arm = [sum(v for (_, arm), v in seconds.items() if arm == a) for a in arms]
+    lines += [
+        "| all generators | " + " | ".join(f"{v:.1f}" for v in per_arm) + f" | {total:.1f} |",
+        "",
+        f"One seed trains for {total:.0f} s; the preset's {len(preset.seeds)} seeds for "
+        f"{total * len(preset.seeds):.0f} s, so with {workers} workers no schedule of these runs ends in "
+        f"less than {floor / 60:.1f} minutes, before any scoring.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def profile_markdown(rows: list[dict], preset: str, machine: str) -> str:
     """The profile as a markdown table per generator, with a line of shares over all rows."""
     lines = [
@@ -145,9 +201,16 @@ def profile_markdown(rows: list[dict], preset: str, machine: str) -> str:
 
 
 def write_profile(rows: list[dict], preset: str, machine: str, out: Path) -> Path:
+    return _write(profile_markdown(rows, preset, machine), out)
+
+
+def write_training(rows: list[dict], preset: Preset, machine: str, workers: int, out: Path) -> Path:
+    return _write(training_markdown(rows, preset, machine, workers), out)
+
+
+def _write(text: str, out: Path) -> Path:
     from interactions.report import atomic_write
 
-    text = profile_markdown(rows, preset, machine)
     atomic_write(out, lambda p: Path(p).write_text(text))
     return out
 
