@@ -3,7 +3,7 @@ generators: each takes the representations of modality 1 and of the other modali
 one row per sample) and the discrete labels, and returns the four BROJA atoms in bits, with a 95% interval
 per atom where the method has one.
 
-Built in: `representation_pid` (this suite's bias-corrected estimator, registered by `estimators.builtin`)
+Built in: `representation_pid` (this suite's bias-corrected estimator, defined in `estimators.builtin`)
 and the peers of `estimators.peers`. This module imports no estimator's code at its top, so that what an
 estimator's leaderboard rows depend on (`interactions.leaderboard.estimator_fingerprint`) is its own code
 and these types, not another estimator's.
@@ -100,9 +100,12 @@ def register_estimator(estimator: PIDEstimator) -> PIDEstimator:
 
 
 def _load_entry_points() -> None:
-    # This suite's estimator, then the built-in peers, register themselves when imported.
-    import estimators.builtin
-    import estimators.peers  # noqa: F401
+    import estimators.peers  # noqa: F401  (the built-in peers register themselves when imported)
+    from estimators.builtin import REPRESENTATION_PID
+
+    # Registered here rather than when its module is imported: on every call, like the entry points, so
+    # that it is there whenever the others are.
+    register_estimator(REPRESENTATION_PID)
 
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         loaded = entry.load()  # importing the module runs its register_estimator calls

@@ -117,6 +117,7 @@ def test_the_estimator_example_plugs_in_through_an_entry_point(tmp_path: Path, m
     import estimators.registry as estimator_registry
     from estimators.registry import available_estimators, pid_estimator
 
+    available_estimators()  # the built-in ones registered before the copy below, so that they outlive it
     install_entry_point(
         tmp_path, "my_estimators", example("estimator-example"), "interactions.estimators", "my_estimators"
     )
