@@ -5,9 +5,11 @@ code fingerprint of this project's scoring code and dependency versions, and a d
 plug-in module the run used (the module that registered its objective or generator preset, the calling
 script included). A run stored under another fingerprint is stale.
 
-The code fingerprint covers what computes scores (generators, estimators, models, objectives, trainer,
-augmentations, `interactions.scoring`) and nothing that only schedules, stores or reports runs, so that
-editing the grid's driver, the CLI or the report leaves stored runs current.
+The code fingerprint covers what computes scores (generators, estimators, models, trainer, augmentations, the
+objectives' shared base, `interactions.scoring`) and nothing that only schedules, stores or reports runs, so
+that editing the grid's driver, the CLI or the report leaves stored runs current. Each objective's own modules
+are kept apart (`objective_digests`): a run records the digests of the modules its objective comes from, so
+editing one objective stales its runs (and those of objectives derived from it) and no other.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import importlib
 import inspect
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,19 +47,27 @@ NOT_SCORING = frozenset(
 # The reports (drawn from stored scores), and the estimators no grid run uses: the peers that the estimator
 # leaderboard compares with `representation_pid`.
 NOT_SCORING_FOLDERS = ("interactions/report/", "estimators/peers/")
+OBJECTIVES = "interactions/objectives/"
+# What every objective is built on; the other modules in `OBJECTIVES` belong to the objectives they define.
+SHARED_OBJECTIVE_CODE = frozenset(f"{OBJECTIVES}{name}.py" for name in ("__init__", "base", "registry"))
+
+
+def _objective_module(relative: str) -> bool:
+    return relative.startswith(OBJECTIVES) and relative not in SHARED_OBJECTIVE_CODE
 
 
 @cache
 def code_fingerprint(packages: tuple[str, ...] = ("generators", "estimators", "interactions")) -> str:
-    """A hash of everything in this project that determines a run's scores besides its configuration: the
-    source of `packages` except the modules in `NOT_SCORING`, and the versions of torch, numpy, scipy and
-    scikit-learn. `packages` narrows it to what a result depends on (e.g. the estimator validation: no
-    harness)."""
+    """A hash of everything in this project that determines every run's scores besides its configuration:
+    the source of `packages` except the modules in `NOT_SCORING` and the objectives' own modules (a run adds
+    its objective's: `objective_digests`), and the versions of torch, numpy, scipy and scikit-learn.
+    `packages` narrows it to what a result depends on (e.g. the estimator validation: no harness)."""
     digest = hashlib.sha256()
     for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
-            relative = path.relative_to(ROOT).as_posix()
-            if relative not in NOT_SCORING and not relative.startswith(NOT_SCORING_FOLDERS):
+            relative = _relative(path)
+            scoring = relative not in NOT_SCORING and not relative.startswith(NOT_SCORING_FOLDERS)
+            if scoring and not _objective_module(relative):
                 digest.update(relative.encode() + b"\0" + path.read_bytes())
     digest.update(_versions())
     return digest.hexdigest()[:16]
@@ -71,6 +81,10 @@ def _versions() -> bytes:
 
 
 PROJECT_PACKAGES = ("generators", "estimators", "interactions")
+
+
+def _relative(file: Path) -> str:
+    return file.relative_to(ROOT).as_posix()
 
 
 def _project_file(module: str) -> Path | None:
@@ -102,17 +116,20 @@ def _imported_modules(file: Path, module: str) -> set[str]:
     return names
 
 
-def module_closure(modules: Iterable[str], exclude: Iterable[str] = ()) -> list[Path]:
+def module_closure(
+    modules: Iterable[str], exclude: Iterable[str] = (), within: Callable[[str], bool] | None = None
+) -> list[Path]:
     """The source files of `modules` and of every module of this project they import, directly or through
     others (read from their import statements), except the modules in `exclude` (and what only they import).
-    A package named here (`"generators"`) brings the modules its `__init__` imports."""
+    A package named here (`"generators"`) brings the modules its `__init__` imports. `within`, given a file's
+    path relative to the project, keeps the walk to the files it accepts."""
     files: set[Path] = set()
     seen: set[str] = set(exclude)
     pending = list(modules)
     while pending:
         name = pending.pop()
         file = _project_file(name)
-        if file is None or name in seen:
+        if file is None or name in seen or (within is not None and not within(_relative(file))):
             continue
         seen.add(name)
         files.add(file)
@@ -126,7 +143,7 @@ def source_fingerprint(modules: tuple[str, ...], exclude: tuple[str, ...] = ()) 
     and scikit-learn: what a result computed by those modules depends on, and nothing else."""
     digest = hashlib.sha256()
     for file in module_closure(modules, exclude):
-        digest.update(file.relative_to(ROOT).as_posix().encode() + b"\0" + file.read_bytes())
+        digest.update(_relative(file).encode() + b"\0" + file.read_bytes())
     digest.update(_versions())
     return digest.hexdigest()[:16]
 
@@ -163,25 +180,45 @@ def plugin_fingerprint(modules: list[str]) -> dict[str, str]:
     return digests
 
 
+@cache
+def objective_digests(arm: str) -> dict[str, str]:
+    """Digest of each of this project's objective modules that a run of `arm` (a grid arm or a registered
+    objective) takes its objective from, keyed by path relative to the project: the module of the objective's
+    class, those of the classes it derives from, and the objective modules they import."""
+    from interactions.objectives import objective_class
+    from interactions.scoring import ARMS
+
+    cls = objective_class(ARMS.get(arm, (arm,))[0])
+    files = module_closure([c.__module__ for c in cls.__mro__], within=_objective_module)
+    return {_relative(file): _source_digest(file.read_bytes()) for file in files}
+
+
 def run_fingerprint(spec: RunSpec) -> dict:
-    """What a run's scores depend on besides its configuration: {"code": ..., "plugins": {...}}."""
-    return {"code": code_fingerprint(), "plugins": plugin_fingerprint(spec.plugin_modules())}
+    """What a run's scores depend on besides its configuration:
+    {"code": ..., "objective": {module: digest}, "plugins": {file: digest}}."""
+    return {
+        "code": code_fingerprint(),
+        "objective": objective_digests(spec.arm),
+        "plugins": plugin_fingerprint(spec.plugin_modules()),
+    }
 
 
 def is_stale(meta: str | dict | None, spec: RunSpec | None = None) -> bool:
     """Whether a stored run's metadata (JSON or dict) names another fingerprint, or none.
 
-    With the run's `spec`, its plug-ins are compared with what the spec uses now. Without it (the report),
-    each recorded plug-in file is read again: a changed or vanished file makes the run stale; a plug-in
-    without a file cannot be checked and is taken as current."""
+    With the run's `spec`, its objective modules and plug-ins are compared with what the spec uses now.
+    Without it (the report), each recorded objective module and plug-in file is read again: a changed or
+    vanished file makes the run stale; a plug-in without a file cannot be checked and is taken as current."""
     if isinstance(meta, str):
         meta = json.loads(meta)
-    if not meta or meta.get("code") != code_fingerprint():
+    if not meta or meta.get("code") != code_fingerprint() or "objective" not in meta:
         return True
-    stored = meta.get("plugins", {})
+    plugins = meta.get("plugins", {})
     if spec is not None:
-        return stored != plugin_fingerprint(spec.plugin_modules())
-    for key, digest in stored.items():
+        now = run_fingerprint(spec)
+        return meta["objective"] != now["objective"] or plugins != now["plugins"]
+    recorded = {str(ROOT / module): digest for module, digest in meta["objective"].items()} | plugins
+    for key, digest in recorded.items():
         if key.startswith("module:"):
             continue
         file = Path(key)

@@ -38,7 +38,7 @@ from generators import available_generators, generator_preset
 from generators.registry import GeneratorPreset, register_generator
 from interactions.device import resolve_device
 from interactions.executor import DeadlineReached, SerialExecutor, WorkerLost, guard_main, make_executor
-from interactions.fingerprint import code_fingerprint, is_stale, plugin_fingerprint
+from interactions.fingerprint import code_fingerprint, is_stale, run_fingerprint
 from interactions.objectives import available_objectives, build_objective, objective_class, register_objective
 from interactions.presets import Preset
 from interactions.presets import preset as resolve_preset
@@ -441,7 +441,6 @@ def run_grid(
         "backend": "serial" if isinstance(executor, SerialExecutor) else backend,
         "package": interactions.__version__,
         "commit": _git_commit(),
-        "code": code_fingerprint(),
     }
     show = log is not None and hasattr(log, "isatty") and log.isatty()
     bar = tqdm(total=len(todo) + counts["cached"], initial=counts["cached"], desc="grid", unit="run",
@@ -453,7 +452,7 @@ def run_grid(
             lost = isinstance(outcome, WorkerLost)
             if lost:
                 outcome = RunOutcome([], None, "failed", outcome.reason, {})
-            meta = {**outcome.meta, **driver, "plugins": plugin_fingerprint(spec.plugin_modules())}
+            meta = {**outcome.meta, **driver, **run_fingerprint(spec)}
             store.record(
                 key,
                 config,

@@ -246,7 +246,8 @@ def run_one(spec: RunSpec) -> tuple[list[tuple], float]:
     seed = spec.seed
     info_tasks = [t for t in tasks if t != "all"]
     device = str(resolve_device(spec.device))
-    cache = ScoreCache(spec.cache, salt=run_fingerprint(spec))
+    # Scores depend on the features, not on the objective that made them: the cache is shared by the arms.
+    cache = ScoreCache(spec.cache, salt={k: v for k, v in run_fingerprint(spec).items() if k != "objective"})
 
     def checkpoint(epoch: int, obj) -> None:
         """Learning dynamics: linear probes of the information types, and the PID, at a few epochs. The last

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from interactions.cli import main as cli_main
-from interactions.fingerprint import code_fingerprint, plugin_fingerprint
+from interactions.fingerprint import code_fingerprint, run_fingerprint
 from interactions.grid import grid
 from interactions.maps import (
     MAPS,
@@ -90,7 +90,7 @@ def test_map_runs_share_keys_with_plain_runs_and_across_maps() -> None:
 def _record(store: ResultsStore, spec, accuracy: dict[str, float], bits: dict[str, float], code: str) -> None:
     rows = [(task, "linear", "balanced_accuracy", None, value) for task, value in accuracy.items()]
     rows += [("all", "usable_pid", f"{atom}_corrected", None, value) for atom, value in bits.items()]
-    meta = {"code": code, "plugins": plugin_fingerprint(spec.plugin_modules()), "wall_seconds": 30.0}
+    meta = {**run_fingerprint(spec), "code": code, "wall_seconds": 30.0}
     store.record(run_id(spec.config()), spec.config(), rows, meta=meta)
 
 

@@ -168,6 +168,7 @@ def test_an_edited_plugin_module_makes_its_runs_stale(tmp_path: Path, monkeypatc
     assert run_grid(specs, store, log=None, workers=1)["trained"] == 1
     meta = json.loads(store.runs()["meta"].iloc[0])
     assert meta["code"] == code_fingerprint() and list(meta["plugins"]) == [str(module.resolve())]
+    assert list(meta["objective"]) == ["interactions/objectives/cross.py"]  # the module it derives from
     assert not is_stale(meta)
     module.write_text(PLUGIN.replace("* 1.0", "* 0.0"))  # the plug-in's loss changed
     assert is_stale(meta) and is_stale(meta, specs[0])  # the report's check and the grid's
@@ -372,9 +373,9 @@ def test_an_unknown_objective_lists_the_grid_arms_too() -> None:
     assert "got 'simclr9000'" in str(error.value)
 
 
-def test_editing_orchestration_keeps_runs_current_and_editing_scoring_code_makes_them_stale(
-    tmp_path: Path, monkeypatch
-) -> None:
+@pytest.fixture
+def project_copy(tmp_path: Path, monkeypatch):
+    """The fingerprint module reading a copy of this project's packages, to edit; caches cleared around."""
     import shutil
 
     import interactions.fingerprint as fingerprint
@@ -383,30 +384,60 @@ def test_editing_orchestration_keeps_runs_current_and_editing_scoring_code_makes
         shutil.copytree(REPO / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(fingerprint, "ROOT", tmp_path)
 
-    def fingerprint_after(edit: str) -> str:
-        with (tmp_path / edit).open("a") as file:
-            file.write("\n# an edit\n")
+    def clear() -> None:
         fingerprint.code_fingerprint.cache_clear()
+        fingerprint.objective_digests.cache_clear()
+
+    def edit(relative: str) -> None:
+        with (tmp_path / relative).open("a") as file:
+            file.write("\n# an edit\n")
+        clear()
+
+    clear()
+    yield fingerprint, edit
+    clear()
+
+
+def test_editing_orchestration_keeps_runs_current_and_editing_scoring_code_makes_them_stale(
+    project_copy,
+) -> None:
+    fingerprint, edit = project_copy
+
+    def fingerprint_after(relative: str) -> str:
+        edit(relative)
         return fingerprint.code_fingerprint()
 
-    fingerprint.code_fingerprint.cache_clear()
     before = fingerprint.code_fingerprint()
-    try:
-        for orchestration in ("grid.py", "cli.py", "report/markdown.py", "report/html.py", "store.py",
-                              "executor.py", "fingerprint.py", "maps.py", "leaderboard.py"):  # fmt: skip
-            assert fingerprint_after(f"interactions/{orchestration}") == before, orchestration
-        no_grid_run_uses = (
-            "estimators/registry.py",
-            "estimators/peers/cluster_recipe.py",
-            "estimators/peers/batch.py",
-        )
-        for unused in no_grid_run_uses:
-            assert fingerprint_after(unused) == before, unused
-        for scoring in ("interactions/scoring.py", "interactions/train.py", "estimators/probes.py"):
-            assert fingerprint_after(scoring) != before, scoring
-            before = fingerprint.code_fingerprint()
-    finally:
-        fingerprint.code_fingerprint.cache_clear()
+    for orchestration in ("grid.py", "cli.py", "report/markdown.py", "report/html.py", "store.py",
+                          "executor.py", "fingerprint.py", "maps.py", "leaderboard.py"):  # fmt: skip
+        assert fingerprint_after(f"interactions/{orchestration}") == before, orchestration
+    no_grid_run_uses = (
+        "estimators/registry.py",
+        "estimators/peers/cluster_recipe.py",
+        "estimators/peers/batch.py",
+    )
+    for unused in no_grid_run_uses:
+        assert fingerprint_after(unused) == before, unused
+    for scoring in ("interactions/scoring.py", "interactions/train.py", "estimators/probes.py",
+                    "interactions/objectives/base.py"):  # fmt: skip
+        assert fingerprint_after(scoring) != before, scoring
+        before = fingerprint.code_fingerprint()
+
+
+def test_editing_an_objective_makes_its_runs_stale_and_no_others(project_copy) -> None:
+    """A run records its objective's modules: an edit to CoMM stales the CoMM arms and InfMasking (derived
+    from it), not Cross or FactorCL, in the grid's check and in the report's (which reads the files again)."""
+    from interactions.grid import ARMS
+
+    fingerprint, edit = project_copy
+    recorded = {arm: {"code": fingerprint.code_fingerprint(), "objective": fingerprint.objective_digests(arm),
+                      "plugins": {}} for arm in ARMS}  # fmt: skip
+    assert not any(fingerprint.is_stale(meta) for meta in recorded.values())
+    edit("interactions/objectives/comm.py")
+    stale = {arm for arm, meta in recorded.items() if fingerprint.is_stale(meta)}
+    changed = {arm for arm in ARMS if fingerprint.objective_digests(arm) != recorded[arm]["objective"]}
+    assert stale == changed == {"comm", "comm_fused", "infmasking"}
+    assert fingerprint.code_fingerprint() == recorded["cross"]["code"]
 
 
 def test_a_sigterm_that_ray_turns_into_ctrl_c_still_exits_143(monkeypatch, capsys) -> None:
