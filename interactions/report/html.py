@@ -120,7 +120,7 @@ def page(
     versions = {k: environment.get(k) for k in ("package", "torch", "numpy", "python")}
     commits = sorted({(r["environment"].get("commit") or "")[:12] for r in runs} - {""})
     provenance = (
-        f"{len(runs)} runs; code fingerprint now <code>{code_fingerprint()}</code>; runs' commits "
+        f"{len(runs)} runs; shared code fingerprint now <code>{code_fingerprint()}</code>; runs' commits "
         + ", ".join(f"<code>{c}</code>" for c in commits)
         + "; "
         + ", ".join(f"{k} {html.escape(str(v))}" for k, v in versions.items() if v)

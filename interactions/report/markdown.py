@@ -24,7 +24,8 @@ def _provenance(current: pd.DataFrame) -> list[str]:
     stale = current[current["meta"].map(is_stale)].sort_values(["generator", "objective", "seed"])
     lines = [
         f"Summarises {len(current)} runs (the latest finished run per objective, generator and seed at "
-        f"scoring version {SCORING_VERSION}); this code's fingerprint is `{code_fingerprint()}`.",
+        f"scoring version {SCORING_VERSION}); this code's fingerprint is `{code_fingerprint()}` (shared by "
+        "every objective; each run also records its objective's own modules).",
         "",
     ]
     if not stale.empty:
