@@ -30,7 +30,7 @@ from estimators.representation_pid import ATOMS, RepresentationPID, representati
 from estimators.usable_pid import Representations, usable_pid
 from generators import bimodal, generator_preset
 from generators.factors import FactorGenerator
-from interactions.executor import Executor, SerialExecutor, WorkerLost
+from interactions.executor import Executor, SerialExecutor, WorkerLost, guard_main
 from interactions.fingerprint import source_fingerprint
 from interactions.report import atomic_write
 
@@ -195,6 +195,7 @@ def run_validation(
     where it holds them under this code, computed (and cached, atomically) otherwise. A case whose worker
     died is left out of the cache (retried next time) and listed with its reason in the table's
     `attrs["failed"]`; the others go on."""
+    guard_main("the estimator validation")
     fingerprint = validation_fingerprint(validate)
     stored = json.loads(cache.read_text()) if cache.exists() else {}
     rows = stored.get("rows", []) if stored.get("code") == fingerprint else []
@@ -214,7 +215,10 @@ def run_validation(
         payload = json.dumps({"code": fingerprint, "rows": rows}, indent=1)
         atomic_write(cache, lambda p, text=payload: p.write_text(text))
     wanted = {_key(asdict(c)) for c in cases}
-    table = pd.DataFrame([r for r in rows if _key(r) in wanted])
+    kept = [r for r in rows if _key(r) in wanted]
+    # When every case failed the table keeps its columns, and `attrs["failed"]` says why.
+    empty = [*key_fields, "atom", "truth", "estimate", "low", "high"]
+    table = pd.DataFrame(kept) if kept else pd.DataFrame(columns=empty)
     table["error"] = table["estimate"] - table["truth"]
     table["covered"] = (table["low"] <= table["truth"]) & (table["truth"] <= table["high"])
     table = table.sort_values([*key_fields, "atom"], key=_atom_order).reset_index(drop=True)

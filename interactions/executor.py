@@ -103,15 +103,15 @@ class MissingMainGuard(RuntimeError):
 _GUARD_FILE = "INTERACTIONS_MAIN_GUARD_FILE"  # where a worker that found no main guard says so
 
 
-def guard_main() -> None:
-    """Refuse to start a grid while this process is a spawned worker still importing the driver's script
-    (the script has no `if __name__ == "__main__":` guard): say so to the driver, which then raises
-    `MissingMainGuard` instead of reporting dead workers."""
+def guard_main(work: str = "a grid") -> None:
+    """Refuse to start `work` (a grid, the estimator validation) while this process is a spawned worker still
+    importing the driver's script (the script has no `if __name__ == "__main__":` guard): say so to the
+    driver, which then raises `MissingMainGuard` instead of reporting dead workers."""
     if not getattr(multiprocessing.current_process(), "_inheriting", False):
         return
     script = getattr(sys.modules.get("__mp_main__"), "__file__", None) or "the calling script"
     message = (
-        f'{script} starts a grid when imported: put the call under `if __name__ == "__main__":`, since '
+        f'{script} starts {work} when imported: put the call under `if __name__ == "__main__":`, since '
         "each pool worker is a fresh Python process that imports that script"
     )
     if os.environ.get(_GUARD_FILE):

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from conftest import child_pids, run_cli
 
-from interactions.executor import MissingMainGuard
+from interactions.executor import MissingMainGuard, WorkerLost
 from interactions.fingerprint import code_fingerprint, is_stale
 from interactions.grid import grid, parse_seeds, run_grid
 from interactions.objectives import register_objective
@@ -121,6 +121,40 @@ def test_a_script_without_its_main_guard_is_told_so_and_nothing_is_stored(tmp_pa
     assert 'if __name__ == "__main__":' in last
     assert ResultsStore(tmp_path / "r.sqlite").runs().empty
     assert issubclass(MissingMainGuard, RuntimeError)
+
+
+def test_a_pooled_estimator_validation_without_its_main_guard_is_told_so(tmp_path: Path) -> None:
+    """Before, each worker died starting a pool of its own, every case came back failed and the table had no
+    `estimate` column to read (a KeyError)."""
+    result = _python(
+        """
+        from pathlib import Path
+
+        from interactions.estimator_validation import ValidationCase, run_validation
+        from interactions.executor import make_executor
+
+        cases = [ValidationCase("bimodal_1bit", 1000, seed) for seed in (0, 1)]
+        run_validation(cases, Path("estimators.json"), make_executor("local", 2))
+        """,
+        tmp_path,
+    )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("interactions.executor.MissingMainGuard: ")
+    assert "script.py starts the estimator validation" in last and not (tmp_path / "estimators.json").exists()
+
+
+def test_a_validation_whose_every_case_failed_says_so(tmp_path: Path) -> None:
+    from interactions.estimator_validation import ValidationCase, run_validation
+
+    class Dies:
+        def map_unordered(self, fn, items):
+            return [(i, WorkerLost("killed by signal 9")) for i in range(len(items))]
+
+    table = run_validation([ValidationCase("bimodal_1bit", 1000, 0)], tmp_path / "estimators.json", Dies())
+    assert table.empty and table.attrs["failed"] == [
+        "ValidationCase(setting='bimodal_1bit', n_samples=1000, seed=0): killed by signal 9"
+    ]
 
 
 # ---- 4. a store never mixes scales ------------------------------------------------------------------------
